@@ -1,0 +1,207 @@
+"""Frozen hand-off records passed from one stage to the next.
+
+A leaf module (standard library only). Field names carry their units: `bytes_`,
+`dpi`, `width_px`, `width_in`; `page_index` is always 0-based. Results are return
+values built from these records; no stage writes onto another stage's record.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+PageClassName = Literal["blank", "bilevel", "grey", "colour"]
+EncodingMethod = Literal["original", "g4", "jpeg-grey", "jpeg-colour"]
+Destination = Literal["upload", "mail"]
+
+
+@dataclass(frozen=True)
+class Applicant:
+    name: str = ""
+    nationality: str = ""
+    birth_date: str = ""  # ISO date as written in case.toml, or ""
+    residence_card_number: str = ""
+
+
+@dataclass(frozen=True)
+class CaseInfo:
+    """What case.toml says about the case (all optional)."""
+
+    application: str = ""  # coe | change | extension | acquisition | work-certificate | …
+    status: str = ""  # desired (new) status of residence key
+    current_status: str = ""
+    applicant: Applicant = field(default_factory=Applicant)
+    documents: tuple[tuple[str, str], ...] = ()  # (file name or glob, kind), in file order
+    bureau: str = ""  # regional immigration bureau (addressee of mailed supplements)
+    sender: str = ""  # who mails (office name), defaults to the applicant
+    photo_taken: _dt.date | None = None
+    issued: tuple[tuple[str, _dt.date], ...] = ()  # (kind, issue date)
+    extra: tuple[tuple[str, str], ...] = ()  # other top-level keys, as text (kept for forms)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """An input that was not used, and why (one line, for people)."""
+
+    path: str  # relative to CASE_DIR, POSIX separators
+    reason: str
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """An accepted input file, sniffed by content and hashed before any use."""
+
+    path: str  # relative to CASE_DIR, POSIX separators
+    abs_path: Path
+    sha256: str
+    bytes_: int
+    format: str  # pdf | jpeg | png | tiff | heif | webp | bmp | gif
+    page_count: int
+    kind: str  # document kind key, e.g. "passport", "other"
+    document: str  # document key: the kind, or "other-<stem>" for unknown names
+
+
+@dataclass(frozen=True)
+class SourcePage:
+    """One page of one input, described without holding its pixels."""
+
+    input: InputFile
+    page_index: int  # 0-based within the input file
+    width_px: int  # native pixels of the page raster, after orientation
+    height_px: int
+    width_in: float  # physical page size
+    height_in: float
+    native_dpi: float  # effective dpi of the source: pixels / inches (min of both axes)
+    dpi_estimated: bool  # True when the file's dpi tag was missing or implausible
+    has_text_layer: bool = False  # born-digital PDF page (vector text)
+
+
+@dataclass(frozen=True)
+class PageClass:
+    """What a page holds, measured on a small greyscale/colour thumbnail."""
+
+    name: PageClassName
+    ink_fraction: float  # share of pixels clearly darker than the paper
+    colour_fraction: float  # share of pixels with visible chroma
+    midtone_fraction: float  # share of ink pixels that are neither paper nor solid ink
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """One rung of a quality ladder: how to write a page."""
+
+    method: EncodingMethod
+    dpi: int | None = None  # target effective dpi (None for original)
+    quality: int | None = None  # JPEG quality (None otherwise)
+
+    @property
+    def label(self) -> str:
+        if self.method == "original":
+            return "original"
+        if self.method == "g4":
+            return f"g4@{self.dpi}"
+        return f"{self.method}@{self.dpi}q{self.quality}"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An encoding of one page with its exact encoded size."""
+
+    encoding: Encoding
+    bytes_: int  # bytes of the encoded image stream (or the original page)
+    dpi: float  # effective dpi of the result
+    width_px: int
+    height_px: int
+
+
+@dataclass(frozen=True)
+class PageAnalysis:
+    """A page, its class, and its candidates best-quality first (all measured)."""
+
+    page: SourcePage
+    page_class: PageClass
+    candidates: tuple[Candidate, ...]
+
+
+@dataclass(frozen=True)
+class DocumentKind:
+    """A document kind as the profile defines it."""
+
+    key: str
+    name_ja: str
+    name_en: str
+    order: int  # checklist position (lower first)
+    mail_priority: int  # lower is mailed first when the upload cannot fit
+    colour: bool  # colour matters (passport, photo pages, seals)
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Document:
+    """The pages of one document, in order, with their analyses."""
+
+    key: str  # "passport", "other-bank-letter"
+    kind: DocumentKind
+    title: str  # human title ("旅券 Passport")
+    inputs: tuple[InputFile, ...]
+    pages: tuple[PageAnalysis, ...]
+    dropped_blank: tuple[SourcePage, ...] = ()
+
+
+@dataclass(frozen=True)
+class PlannedDocument:
+    document: Document
+    destination: Destination
+    choice: tuple[int, ...]  # candidate index chosen per page (upload), 0 for mail
+    file_name: str  # "03-passport.pdf"
+    reason: str = ""  # why mailed, when mailed
+
+
+@dataclass(frozen=True)
+class Plan:
+    limit_bytes: int
+    budget_bytes: int  # what the document PDFs may take: limit − photo − reserves
+    reserved_bytes: int  # photo + declaration reserve + per-file overhead
+    documents: tuple[PlannedDocument, ...]
+    level: int  # the uniform ladder level reached (0 = best)
+
+    @property
+    def mailed(self) -> tuple[PlannedDocument, ...]:
+        return tuple(d for d in self.documents if d.destination == "mail")
+
+    @property
+    def uploaded(self) -> tuple[PlannedDocument, ...]:
+        return tuple(d for d in self.documents if d.destination == "upload")
+
+
+@dataclass(frozen=True)
+class OutputPage:
+    source: str  # input path relative to CASE_DIR
+    source_page: int  # 0-based page index in that input
+    encoding: str  # Encoding.label
+    dpi: float
+    bytes_: int
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    path: str  # relative to OUT, POSIX separators
+    destination: Destination
+    document: str  # document key (kind, or other-<stem>; "declaration", "photo", "cover-sheet")
+    title: str
+    bytes_: int
+    sha256: str
+    pages: tuple[OutputPage, ...] = ()
+
+
+@dataclass(frozen=True)
+class DocumentSummary:
+    """What the forms (declaration, cover sheet) need to know of one document."""
+
+    key: str
+    name_ja: str
+    name_en: str
+    pages: int
+    file_name: str  # file name in OUT/upload or OUT/mail
