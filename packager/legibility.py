@@ -299,10 +299,8 @@ def _walk(content: pikepdf.Object, resources: pikepdf.Object, ctm: _Matrix, user
         elif op == "INLINE IMAGE" and operands:
             inline = operands[0]
             try:
-                w, h = int(inline.obj.get("/W", inline.obj.get("/Width"))), int(
-                    inline.obj.get("/H", inline.obj.get("/Height"))
-                )
-            except (TypeError, ValueError, AttributeError):
+                w, h = int(inline.width), int(inline.height)
+            except (TypeError, ValueError, AttributeError, pikepdf.PdfError):
                 continue
             best = min(best, _image_dpi_under(ctm, w, h, user_unit))
     return best

@@ -169,3 +169,17 @@ def test_ocr_of_clean_text_reads_well() -> None:
     text = ocr_text(page)
     cer = character_error_rate("\n".join(LINES), text)
     assert cer < 0.05, (cer, text)
+
+
+def test_effective_dpi_follows_ctm_and_inline_images(tmp_path: Path) -> None:
+    import pikepdf
+
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(200, 200))
+    pixels = b"\xff" * (20 * 10)
+    # a 20×10 px inline image drawn 1 in × 0.5 in: 20 dpi both ways
+    content = b"q 72 0 0 36 0 0 cm BI /W 20 /H 10 /BPC 8 /CS /G ID " + pixels + b" EI Q"
+    pdf.pages[0].obj.Contents = pdf.make_stream(content)
+    path = tmp_path / "inline.pdf"
+    pdf.save(path)
+    assert effective_dpi_of_pdf(path) == [pytest.approx(20.0)]
