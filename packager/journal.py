@@ -1,0 +1,433 @@
+"""Claim, journal and recovery of watched cases: each claimed case finishes exactly once.
+
+A case is claimed by renaming INBOX/<case> into the work area OUTBOX/.work/<id>/case (one
+atomic rename on one filesystem). Beside it lives `journal.json`, a small record rewritten
+atomically (temporary file, fsync, rename) before every step that moves files, so that after
+SIGKILL or power loss at any moment `WorkArea.finish` resumes the case from what the journal
+and the disk say, and every step is safe to repeat:
+
+    claiming → claimed → building → built → placing → (work folder removed)
+                                  ↘ failed → failing → (work folder removed)
+
+* building: the staging folder `out/` is deleted and the case is built again from scratch, so
+  a half-written output can never be placed; after MAX_BUILD_ATTEMPTS interrupted builds the
+  case is set aside in _failed/ (a case that kills the process must not stop the queue);
+* built/placing: the originals move into `out/originals/`, then `out/` is renamed to
+  OUTBOX/<case>/ (a suffix on a clash; an existing result is never replaced);
+* failed/failing: the case, junk restored, gets `reason.txt` and moves whole to
+  OUTBOX/_failed/<case>/.
+
+The same module wraps loose files dropped directly into INBOX into case folders of their own,
+again by rename through a hidden folder that a restart completes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from packager.atomic import atomic_write_text
+from packager.errors import PackagerError
+from packager.options import BuildOptions
+from packager.stability import is_junk, is_ready_marker
+
+WORK_DIR = ".work"
+FAILED_DIR = "_failed"
+RESERVED_NAMES = frozenset({WORK_DIR, FAILED_DIR})
+JOURNAL_NAME = "journal.json"
+WRAP_PREFIX = ".packager-wrap-"
+STAMP_RECORD = ".receipt-stamped.json"
+MAX_BUILD_ATTEMPTS = 4
+
+CrashHook = Callable[[str], None]
+# The library call: package(case_dir, out_dir, options) -> BuildResult (see packager.api).
+PackageFn = Callable[[Path, Path, BuildOptions], Any]
+# notify(event, case, fields): the watcher turns these into log lines.
+NotifyFn = Callable[[str, str, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one claimed case ended."""
+
+    case: str  # the case's folder name in INBOX
+    status: Literal["done", "failed", "released"]  # released: the claim was undone, the case is back in INBOX
+    dest: Path | None  # OUTBOX/<case>[-n] or OUTBOX/_failed/<case>[-n]
+    upload_bytes: int = 0
+    page_count: int = 0
+    exit_code: int = 0
+    reason: str = ""
+
+
+def fsync_dir(folder: Path) -> None:
+    # A rename is durable only once its folder is synced (ext4, xfs: otherwise power loss can undo it).
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def free_name(folder: Path, name: str, reserved: frozenset[str] = frozenset()) -> str:
+    """`name`, or `name-2`, `name-3`… : the first that does not exist in folder (never overwrite)."""
+    if name not in reserved and not os.path.lexists(folder / name):
+        return name
+    n = 2
+    while os.path.lexists(folder / f"{name}-{n}"):
+        n += 1
+    return f"{name}-{n}"
+
+
+def _rename(src: Path, dst: Path) -> None:
+    os.rename(src, dst)
+    fsync_dir(dst.parent)
+    if src.parent != dst.parent:
+        fsync_dir(src.parent)
+
+
+def junk_entries(case_dir: Path) -> list[str]:
+    """Top-most junk entries of a case (and its READY marker), relative POSIX paths; links not followed."""
+    found: list[str] = []
+    stack: list[tuple[Path, str]] = [(case_dir, "")]
+    while stack:
+        folder, prefix = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                listing = sorted(it, key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in listing:
+            rel = prefix + entry.name
+            if is_junk(entry.name) or (not prefix and is_ready_marker(entry.name)):
+                found.append(rel)
+            elif entry.is_dir(follow_symlinks=False):
+                stack.append((Path(entry.path), rel + "/"))
+    return sorted(found)
+
+
+class WorkArea:
+    """The work area OUTBOX/.work and the operations that move cases through it."""
+
+    def __init__(self, inbox: Path, outbox: Path, *, crash_at: CrashHook | None = None) -> None:
+        self.inbox = inbox
+        self.outbox = outbox
+        self.root = outbox / WORK_DIR
+        self.failed = outbox / FAILED_DIR
+        self._crash_at = crash_at or (lambda _point: None)
+        # Choosing a free destination name and renaming onto it must not interleave between workers.
+        self._place_lock = threading.Lock()
+
+    def ensure(self) -> None:
+        for folder in (self.outbox, self.root, self.failed):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    # -- journal -----------------------------------------------------------------------------
+    @staticmethod
+    def read_journal(work: Path) -> dict[str, Any] | None:
+        try:
+            data = json.loads((work / JOURNAL_NAME).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    @staticmethod
+    def write_journal(work: Path, data: dict[str, Any]) -> None:
+        atomic_write_text(work / JOURNAL_NAME, json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True))
+
+    def claimed(self) -> list[Path]:
+        """Work folders left by this or an earlier run, oldest claim first."""
+        if not self.root.is_dir():
+            return []
+        found = [p for p in self.root.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")]
+
+        def order(p: Path) -> tuple[float, str]:
+            j = self.read_journal(p) or {}
+            return (float(j.get("claimed_at", 0.0)), p.name)
+
+        return sorted(found, key=order)
+
+    # -- claim ---------------------------------------------------------------------------------
+    def claim(self, name: str) -> Path | None:
+        """Move INBOX/<name> into a new work folder; None when it vanished before the rename."""
+        source = self.inbox / name
+        self.root.mkdir(parents=True, exist_ok=True)
+        work = self._new_work_dir(name)
+        journal = {
+            "version": 1,
+            "case": name,
+            "source": str(source),
+            "state": "claiming",
+            "claimed_at": time.time(),
+            "attempts": 0,
+            "junk": [],
+        }
+        self.write_journal(work, journal)
+        self._crash_at("claim.journaled")
+        try:
+            _rename(source, work / "case")
+        except FileNotFoundError:
+            shutil.rmtree(work, ignore_errors=True)
+            return None
+        self._crash_at("claim.renamed")
+        journal["state"] = "claimed"
+        self.write_journal(work, journal)
+        return work
+
+    def _new_work_dir(self, name: str) -> Path:
+        n = 1
+        while True:
+            work = self.root / (name if n == 1 else f"{name}~{n}")
+            try:
+                work.mkdir()
+                fsync_dir(self.root)
+                return work
+            except FileExistsError:
+                n += 1
+
+    # -- the state machine -----------------------------------------------------------------------
+    def finish(
+        self,
+        work: Path,
+        package_fn: PackageFn,
+        options: BuildOptions,
+        notify: NotifyFn | None = None,
+    ) -> Outcome | None:
+        """Drive one work folder to its end from whatever state it is in; None if it is not ours."""
+        say: NotifyFn = notify or (lambda _e, _c, _f: None)
+        journal = self._load(work)
+        if journal is None:
+            return None
+        while True:
+            state = journal["state"]
+            case = str(journal["case"])
+            if state == "claiming":
+                if os.path.lexists(work / "case"):
+                    journal["state"] = "claimed"
+                    self.write_journal(work, journal)
+                    continue
+                # Killed between journal and rename: the case never left INBOX.
+                shutil.rmtree(work, ignore_errors=True)
+                return Outcome(case, "released", None)
+            if state in ("claimed", "building"):
+                if state == "building" and int(journal["attempts"]) >= MAX_BUILD_ATTEMPTS:
+                    self._mark_failed(
+                        work,
+                        journal,
+                        f"the build was interrupted {journal['attempts']} times (the watcher was killed or "
+                        "crashed while building this case); check the inputs, then drop the case in again",
+                    )
+                    continue
+                self._build(work, journal, package_fn, options, say)
+                continue
+            if state == "built":
+                self._stage_originals(work, journal)
+                continue
+            if state == "placing":
+                dest = self._place(work / "out", self.outbox, journal, work, reserved=RESERVED_NAMES)
+                shutil.rmtree(work, ignore_errors=True)
+                fsync_dir(self.root)
+                return Outcome(
+                    case,
+                    "done",
+                    dest,
+                    int(journal.get("upload_bytes", 0)),
+                    int(journal.get("page_count", 0)),
+                    int(journal.get("exit_code", 0)),
+                )
+            if state == "failed":
+                self._stage_failure(work, journal)
+                continue
+            if state == "failing":
+                dest = self._place(work / "case", self.failed, journal, work)
+                shutil.rmtree(work, ignore_errors=True)
+                fsync_dir(self.root)
+                return Outcome(case, "failed", dest, exit_code=int(journal.get("exit_code", 1)),
+                               reason=str(journal.get("reason", "")))
+            raise PackagerError(f"{work / JOURNAL_NAME}: unknown state {state!r}; move the folder aside by hand")
+
+    def _load(self, work: Path) -> dict[str, Any] | None:
+        journal = self.read_journal(work)
+        if journal is not None and "state" in journal and "case" in journal:
+            journal.setdefault("attempts", 0)
+            journal.setdefault("junk", [])
+            return journal
+        # No readable journal. Atomic writes make that mean: killed before the first write.
+        if os.path.lexists(work / "case"):
+            journal = {"version": 1, "case": work.name.split("~")[0], "state": "claimed", "attempts": 0,
+                       "junk": [], "claimed_at": time.time(), "source": str(self.inbox / work.name)}
+            self.write_journal(work, journal)
+            return journal
+        with contextlib.suppress(OSError):
+            for p in work.glob(".tmp-*"):
+                p.unlink()
+            work.rmdir()  # only when empty: never delete what we do not understand
+        return None
+
+    def _build(self, work: Path, journal: dict[str, Any], package_fn: PackageFn, options: BuildOptions,
+               say: NotifyFn) -> None:
+        case_dir, out, ignored = work / "case", work / "out", work / "ignored"
+        journal["attempts"] = int(journal["attempts"]) + 1
+        junk = sorted(set(journal["junk"]) | set(junk_entries(case_dir)))
+        journal["junk"] = junk
+        journal["state"] = "building"
+        self.write_journal(work, journal)
+        # Junk and the READY marker are set aside so the library sees only the case's inputs.
+        for rel in junk:
+            src = case_dir / rel
+            if os.path.lexists(src):
+                (ignored / rel).parent.mkdir(parents=True, exist_ok=True)
+                os.rename(src, ignored / rel)
+        if out.exists():
+            shutil.rmtree(out)  # an interrupted build: never place half an output
+        self._crash_at("build.prepared")
+        say("started", str(journal["case"]), {"attempt": journal["attempts"]})
+        try:
+            result = package_fn(case_dir, out, options)
+        except PackagerError as e:
+            journal["exit_code"] = int(e.exit_code)
+            self._mark_failed(work, journal, str(e))
+            return
+        except Exception as e:  # any other error is a bug in packager; this case must not stop the loop
+            journal["exit_code"] = 1
+            self._mark_failed(work, journal, f"internal error: {type(e).__name__}: {e}")
+            return
+        if not (out / "manifest.json").is_file():
+            journal["exit_code"] = 1
+            self._mark_failed(work, journal, "internal error: the build returned but wrote no manifest.json")
+            return
+        self._crash_at("build.packaged")
+        journal["state"] = "built"
+        journal["upload_bytes"] = int(getattr(result, "upload_bytes", 0))
+        journal["page_count"] = int(getattr(result, "page_count", 0))
+        journal["exit_code"] = int(getattr(result, "exit_code", 0))
+        self.write_journal(work, journal)
+        self._crash_at("build.journaled")
+
+    def _stage_originals(self, work: Path, journal: dict[str, Any]) -> None:
+        out = work / "out"
+        if os.path.lexists(work / "case"):
+            _rename(work / "case", out / "originals")
+        self._crash_at("place.originals")
+        if os.path.lexists(work / "ignored"):
+            _rename(work / "ignored", out / "ignored")
+        with self._place_lock:
+            journal["dest"] = free_name(self.outbox, str(journal["case"]), RESERVED_NAMES)
+            journal["state"] = "placing"
+            self.write_journal(work, journal)
+        self._crash_at("place.journaled")
+
+    def _mark_failed(self, work: Path, journal: dict[str, Any], reason: str) -> None:
+        journal["state"] = "failed"
+        journal["reason"] = " ".join(reason.split())[:2000]  # one line, bounded
+        journal.setdefault("exit_code", 1)
+        # Chosen before anything is written, so a restart does not mistake our file for an input.
+        journal["reason_file"] = "reason.txt" if not os.path.lexists(work / "case" / "reason.txt") else (
+            "reason-packager.txt")
+        self.write_journal(work, journal)
+        self._crash_at("fail.journaled")
+
+    def _stage_failure(self, work: Path, journal: dict[str, Any]) -> None:
+        case_dir, ignored = work / "case", work / "ignored"
+        for rel in journal["junk"]:  # the case goes to _failed whole, as it arrived
+            src = ignored / rel
+            if os.path.lexists(src):
+                (case_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+                os.rename(src, case_dir / rel)
+        if (work / "out").exists():
+            shutil.rmtree(work / "out")
+        # Written in the work folder first: a crash leaves no temporary inside the case.
+        staged = work / "reason.txt"
+        atomic_write_text(staged, f"{journal['case']}: {journal['reason']}\n")
+        _rename(staged, case_dir / str(journal["reason_file"]))
+        self._crash_at("fail.reasoned")
+        with self._place_lock:
+            journal["dest"] = free_name(self.failed, str(journal["case"]))
+            journal["state"] = "failing"
+            self.write_journal(work, journal)
+
+    def _place(self, src: Path, folder: Path, journal: dict[str, Any], work: Path,
+               reserved: frozenset[str] = frozenset()) -> Path:
+        """Rename src to folder/<dest>; when src is already gone the rename happened before a crash."""
+        dest = folder / str(journal["dest"])
+        if not os.path.lexists(src):
+            return dest
+        with self._place_lock:
+            if os.path.lexists(dest):  # someone took the name since it was journaled
+                journal["dest"] = free_name(folder, str(journal["case"]), reserved)
+                self.write_journal(work, journal)
+                dest = folder / str(journal["dest"])
+            folder.mkdir(parents=True, exist_ok=True)
+            _rename(src, dest)
+        self._crash_at("place.renamed")
+        return dest
+
+    # -- loose files -----------------------------------------------------------------------------
+    def wrap_loose(self, name: str) -> str | None:
+        """Move the loose file INBOX/<name> into a new case folder INBOX/<stem>/; returns the case name."""
+        src = self.inbox / name
+        hold = self.inbox / (WRAP_PREFIX + name)
+        with contextlib.suppress(FileExistsError):
+            hold.mkdir()
+        self._crash_at("wrap.mkdir")
+        try:
+            _rename(src, hold / name)
+        except FileNotFoundError:
+            with contextlib.suppress(OSError):
+                hold.rmdir()
+            return None
+        self._crash_at("wrap.moved")
+        return self._unhold(hold)
+
+    def _unhold(self, hold: Path) -> str:
+        original = hold.name[len(WRAP_PREFIX):]
+        stem = Path(original).stem or original
+        name = free_name(self.inbox, stem)
+        _rename(hold, self.inbox / name)
+        return name
+
+    def recover_wraps(self) -> list[str]:
+        """Finish wraps a crash interrupted; returns the case names created."""
+        made: list[str] = []
+        for hold in sorted(self.inbox.glob(WRAP_PREFIX + "*")):
+            if hold.is_symlink() or not hold.is_dir():
+                continue
+            if any(hold.iterdir()):
+                made.append(self._unhold(hold))
+            else:
+                with contextlib.suppress(OSError):
+                    hold.rmdir()
+        return made
+
+
+# -- receipt stamping records ---------------------------------------------------------------------
+def read_stamp_record(case_out: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((case_out / STAMP_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_stamp_record(case_out: Path, record: dict[str, Any]) -> None:
+    atomic_write_text(case_out / STAMP_RECORD, json.dumps(record, ensure_ascii=False, sort_keys=True))
+
+
+def iter_results(outbox: Path) -> Iterator[Path]:
+    """Result folders in OUTBOX (not the work area, not _failed, not hidden, not links)."""
+    try:
+        entries = sorted(outbox.iterdir())
+    except OSError:
+        return
+    for p in entries:
+        if p.name in RESERVED_NAMES or p.name.startswith(".") or p.is_symlink() or not p.is_dir():
+            continue
+        yield p

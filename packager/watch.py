@@ -1,0 +1,592 @@
+"""`packager watch`: a drop-folder service over the same library call as `packager build`.
+
+Small named parts (see STYLE.md, "The watcher"):
+
+* `_Handler`     watchdog calls it on the observer thread; it only enqueues the top-level name
+                 of what changed. One observer (inotify, or PollingObserver with --polling) for the
+                 life of the process.
+* `Watcher.scan` the startup scan and the periodic rescan: events are lost on network shares
+                 and while the service is down, so the folders themselves are the truth.
+* `Watcher.poll` the scheduler: junk filter and stability tracker (packager.stability) decide
+                 when a case is ready, then it is claimed (packager.journal) and queued.
+* workers        run `WorkArea.finish` (build, place, or set aside in _failed/) and receipt stamps.
+                 No exception from one case stops the loop.
+
+Everything time-dependent takes an injected clock, and the loop an injected stop event, so the
+tests drive it without sleeping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import queue
+import signal
+import stat
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from watchdog.events import EVENT_TYPE_CLOSED_NO_WRITE, EVENT_TYPE_OPENED, FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.polling import PollingObserver
+
+from packager.errors import PackagerError, WatchError
+from packager.journal import (
+    WORK_DIR,
+    WRAP_PREFIX,
+    CrashHook,
+    Outcome,
+    PackageFn,
+    WorkArea,
+    iter_results,
+    read_stamp_record,
+    write_stamp_record,
+)
+from packager.options import BuildOptions
+from packager.stability import (
+    StabilityTracker,
+    is_junk,
+    is_os_metadata,
+    snapshot_case,
+    snapshot_file,
+)
+
+StampFn = Callable[[Path, str], Any]
+RECEIPT_NAME = "receipt.txt"
+RECEIPT_ERROR_NAME = "receipt-error.txt"
+_WAKE = ("", True)  # queue item that only wakes the scheduler
+
+
+# -- log ---------------------------------------------------------------------------------------------
+class EventLog:
+    """One line per event on stderr: `2026-01-05T10:00:00+09:00 done case=tanaka bytes=… pages=…`, or JSON."""
+
+    def __init__(self, stream: TextIO | None = None, *, json_lines: bool = False,
+                 wall_clock: Callable[[], float] = time.time) -> None:
+        self._stream = stream
+        self._json = json_lines
+        self._wall = wall_clock
+        # Reentrant: the signal handler logs on the main thread, possibly in the middle of a line.
+        self._lock = threading.RLock()
+
+    def __call__(self, event: str, case: str = "", **fields: Any) -> None:
+        ts = dt.datetime.fromtimestamp(self._wall()).astimezone().isoformat(timespec="seconds")
+        if self._json:
+            record: dict[str, Any] = {"ts": ts, "event": event}
+            if case:
+                record["case"] = case
+            record.update({k: (str(v) if isinstance(v, Path) else v) for k, v in fields.items()})
+            line = json.dumps(record, ensure_ascii=False)
+        else:
+            parts = [ts, event] + ([f"case={_quote(case)}"] if case else [])
+            parts += [f"{k}={_quote(str(v))}" for k, v in fields.items()]
+            line = " ".join(parts)
+        stream = self._stream or sys.stderr
+        with self._lock:
+            stream.write(line + "\n")
+            stream.flush()
+
+
+def _quote(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False) if (not text or any(c.isspace() or c in '"=' for c in text)) else text
+
+
+# -- jobs ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CaseJob:
+    work: Path  # OUTBOX/.work/<id>
+
+
+@dataclass(frozen=True)
+class StampJob:
+    case_out: Path  # OUTBOX/<case>
+    receipt_sha256: str
+
+
+Job = CaseJob | StampJob
+
+
+# -- observer handler ------------------------------------------------------------------------------------
+class _Handler(FileSystemEventHandler):
+    """Runs on watchdog's thread: it only enqueues (top-level name, is-OS-metadata-noise)."""
+
+    def __init__(self, inbox: Path, put: Callable[[tuple[str, bool]], None]) -> None:
+        super().__init__()
+        self._inbox = os.fspath(inbox)
+        self._put = put
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        # Our own reads must not look like activity; only changes count.
+        if event.event_type in (EVENT_TYPE_OPENED, EVENT_TYPE_CLOSED_NO_WRITE):
+            return
+        for raw in (event.src_path, getattr(event, "dest_path", "")):
+            path = os.fsdecode(raw) if raw else ""
+            if not path:
+                continue
+            rel = os.path.relpath(path, self._inbox)
+            if rel == "." or rel.startswith(".."):
+                continue
+            parts = rel.split(os.sep)
+            self._put((parts[0], any(is_os_metadata(p) for p in parts[1:])))
+
+
+# -- the watcher --------------------------------------------------------------------------------------
+def _check_folders(inbox: Path, outbox: Path) -> tuple[Path, Path]:
+    if not inbox.is_dir():
+        raise WatchError(f"{inbox}: INBOX is not a folder; create it or give the folder the scanner writes to")
+    in_r, out_r = inbox.resolve(), outbox.resolve()
+    if in_r == out_r or out_r.is_relative_to(in_r) or in_r.is_relative_to(out_r):
+        raise WatchError(
+            f"{outbox}: OUTBOX and INBOX must not contain each other (results would be taken for new cases); "
+            "use two sibling folders"
+        )
+    if not os.access(in_r, os.W_OK | os.X_OK):
+        raise WatchError(f"{inbox}: INBOX is not writable by this user; cases are claimed by moving them out of it")
+    try:
+        (out_r / WORK_DIR).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise WatchError(f"{outbox}: cannot create the work area: {e.strerror}") from e
+    # Claims are atomic renames: INBOX and OUTBOX must be on one filesystem (not just one disk).
+    probe = in_r / f".packager-probe-{os.getpid()}"
+    target = out_r / WORK_DIR / probe.name
+    try:
+        probe.mkdir(exist_ok=True)
+        os.rename(probe, target)
+        target.rmdir()
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            probe.rmdir()
+        if e.errno == errno.EXDEV:
+            raise WatchError(
+                f"{outbox}: OUTBOX is on another filesystem than {inbox}; put both on the same one "
+                "(cases are claimed by an atomic rename)"
+            ) from e
+        raise WatchError(f"{inbox}: cannot move folders from INBOX to OUTBOX: {e.strerror}") from e
+    return in_r, out_r
+
+
+class Watcher:
+    """The drop-folder service, driven either by `run` (threads) or step by step (tests)."""
+
+    def __init__(
+        self,
+        inbox: Path,
+        outbox: Path,
+        *,
+        options: BuildOptions | None = None,
+        settle_seconds: float = 60.0,
+        workers: int = 1,
+        package_fn: PackageFn | None = None,
+        stamp_fn: StampFn | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        log: Callable[..., None] | None = None,
+        crash_at: CrashHook | None = None,
+        rescan_seconds: float | None = None,
+    ) -> None:
+        if workers < 1:
+            raise WatchError(f"--workers must be at least 1 (got {workers})")
+        if settle_seconds < 0:
+            raise WatchError(f"--settle must be ≥ 0 seconds (got {settle_seconds})")
+        self.inbox, self.outbox = _check_folders(Path(inbox), Path(outbox))
+        self.options = options or BuildOptions()
+        self.settle_seconds = settle_seconds
+        self.workers = workers
+        self.rescan_seconds = rescan_seconds if rescan_seconds is not None else min(30.0, max(1.0, settle_seconds / 2))
+        self.tick_seconds = min(1.0, max(0.1, settle_seconds / 10))
+        if package_fn is None:
+            from packager import api
+
+            package_fn = api.package
+        if stamp_fn is None:
+            from packager import api
+
+            stamp_fn = api.stamp
+        self._package = package_fn
+        self._stamp = stamp_fn
+        self._clock = clock
+        self.log: Callable[..., None] = log or EventLog()
+        self.area = WorkArea(self.inbox, self.outbox, crash_at=crash_at)
+        self.area.ensure()
+        self._lock_fd = self._take_lock()
+        self.cases = StabilityTracker(settle_seconds, clock)
+        self.receipts = StabilityTracker(settle_seconds, clock)
+        self.events: queue.SimpleQueue[tuple[str, bool]] = queue.SimpleQueue()
+        self.jobs: queue.Queue[Job] = queue.Queue()
+        self._pending: set[str] = set()  # INBOX names to look at
+        self._ready_now: set[str] = set()  # wrapped loose files: already settled
+        self._seen: set[str] = set()
+        self._reported: set[str] = set()
+        self._receipts_pending: set[str] = set()
+        self._active: set[Path] = set()  # work folders queued or running
+        self._stamps_active: set[str] = set()
+        self._state_lock = threading.Lock()
+        self._next_rescan = clock()
+
+    def _take_lock(self) -> int:
+        # Two watchers on one OUTBOX would each redo the other's claimed cases.
+        fd = os.open(self.outbox / WORK_DIR / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as e:
+            os.close(fd)
+            raise WatchError(f"{self.outbox}: another packager watch is already serving this OUTBOX") from e
+        return fd
+
+    def close(self) -> None:
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
+    # -- intake of events (any thread) --------------------------------------------------------------
+    def note(self, name: str, noise: bool = False) -> None:
+        self.events.put((name, noise))
+
+    def wake(self) -> None:
+        self.events.put(_WAKE)
+
+    @property
+    def in_flight(self) -> int:
+        with self._state_lock:
+            return len(self._active)
+
+    # -- scheduler steps (scheduler thread only) ----------------------------------------------------------
+    def recover(self) -> list[Job]:
+        """Finish what a previous run left: interrupted wraps, claimed cases (oldest first)."""
+        for name in self.area.recover_wraps():
+            self.log("loose-recovered", name)
+            self._ready_now.add(name)
+            self._pending.add(name)
+        with contextlib.suppress(OSError):
+            for probe in self.inbox.glob(".packager-probe-*"):
+                probe.rmdir()
+        jobs: list[Job] = []
+        for work in self.area.claimed():
+            journal = self.area.read_journal(work) or {}
+            with self._state_lock:
+                if work in self._active:
+                    continue
+                self._active.add(work)
+            self.log("recovering", str(journal.get("case", work.name)), state=journal.get("state", "?"))
+            jobs.append(CaseJob(work))
+        return jobs
+
+    def scan(self) -> list[Job]:
+        """Look at every INBOX entry and every receipt in OUTBOX (startup and periodic rescan)."""
+        self._next_rescan = self._clock() + self.rescan_seconds
+        try:
+            names = os.listdir(self.inbox)
+        except OSError as e:
+            self.log("error", reason=f"cannot list INBOX: {e.strerror}")
+            names = []
+        for name in names:
+            if not name.startswith((WRAP_PREFIX, ".packager-probe-")):
+                self._pending.add(name)
+        jobs: list[Job] = []
+        for case_out in iter_results(self.outbox):
+            if os.path.lexists(case_out / RECEIPT_NAME):
+                self._receipts_pending.add(case_out.name)
+        # Work folders nobody is working on (a step failed on an I/O error): try them again.
+        jobs += self.recover_orphans()
+        return jobs
+
+    def recover_orphans(self) -> list[Job]:
+        jobs: list[Job] = []
+        for work in self.area.claimed():
+            with self._state_lock:
+                if work in self._active:
+                    continue
+                self._active.add(work)
+            jobs.append(CaseJob(work))
+        return jobs
+
+    def poll(self) -> list[Job]:
+        """Drain events, re-check pending cases and receipts; claim what is ready. Returns new jobs."""
+        while True:
+            try:
+                name, noise = self.events.get_nowait()
+            except queue.Empty:
+                break
+            if not name:
+                continue
+            self._pending.add(name)
+            if not noise:
+                self.cases.touch(name)
+        jobs: list[Job] = []
+        if self._clock() >= self._next_rescan:
+            jobs += self.scan()
+        for name in sorted(self._pending):
+            job = self._consider(name)
+            if job is not None:
+                jobs.append(job)
+        jobs += self._consider_receipts()
+        return jobs
+
+    def _forget(self, name: str) -> None:
+        self._pending.discard(name)
+        self._ready_now.discard(name)
+        self._seen.discard(name)
+        self.cases.forget(name)
+
+    def _report_once(self, event: str, name: str, reason: str) -> None:
+        if name not in self._reported:
+            self._reported.add(name)
+            self.log(event, name, reason=reason)
+
+    def _consider(self, name: str) -> Job | None:
+        path = self.inbox / name
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            self._forget(name)
+            self._reported.discard(name)
+            return None
+        except OSError as e:
+            self._report_once("skipped", name, f"cannot stat: {e.strerror}")
+            return None
+        if is_junk(name) or name.startswith((WRAP_PREFIX, ".packager-probe-")):
+            self._pending.discard(name)
+            return None
+        if stat.S_ISLNK(st.st_mode):
+            self._report_once("skipped", name, "symbolic link: never followed, left in place")
+            self._pending.discard(name)
+            return None
+        if stat.S_ISREG(st.st_mode):
+            return self._consider_loose(name, path)
+        if not stat.S_ISDIR(st.st_mode):
+            self._report_once("skipped", name, "neither a folder nor a regular file: left in place")
+            self._pending.discard(name)
+            return None
+        snap = snapshot_case(path)
+        if name not in self._seen:
+            self._seen.add(name)
+            self.log("seen", name, files=snap.content_count)
+        settled = self.cases.observe(name, snap.entries)
+        if snap.content_count == 0:
+            return None  # an empty or junk-only folder is not a case (yet)
+        if not (snap.has_ready or settled or name in self._ready_now):
+            return None
+        if self.in_flight >= self.workers:
+            return None  # claim only what a worker can start now: the rest stays safely in INBOX
+        by = "READY" if snap.has_ready else ("loose-file" if name in self._ready_now else "settled")
+        self.log("ready", name, by=by, files=snap.content_count)
+        work = self.area.claim(name)
+        self._forget(name)
+        if work is None:
+            return None
+        with self._state_lock:
+            self._active.add(work)
+        self.log("claimed", name, work=work)
+        return CaseJob(work)
+
+    def _consider_loose(self, name: str, path: Path) -> None:
+        snap = snapshot_file(path)
+        if snap is None:
+            self._forget(name)
+            return None
+        key = "\0loose\0" + name  # never a folder name
+        if not self.cases.observe(key, snap.entries):
+            return None
+        self.cases.forget(key)
+        case = self.area.wrap_loose(name)
+        self._pending.discard(name)
+        if case is not None:
+            self.log("loose-wrapped", case, file=name)
+            self._pending.add(case)
+            self._ready_now.add(case)
+        return None
+
+    def _consider_receipts(self) -> list[Job]:
+        jobs: list[Job] = []
+        for name in sorted(self._receipts_pending):
+            case_out = self.outbox / name
+            receipt = case_out / RECEIPT_NAME
+            try:
+                st = os.lstat(receipt)
+            except OSError:
+                self._receipts_pending.discard(name)
+                self.receipts.forget(name)
+                continue
+            if not stat.S_ISREG(st.st_mode) or name in self._stamps_active:
+                continue
+            if not self.receipts.observe(name, (st.st_size, st.st_mtime_ns)):
+                continue
+            self._receipts_pending.discard(name)
+            self.receipts.forget(name)
+            try:
+                digest = hashlib.sha256(receipt.read_bytes()).hexdigest()
+            except OSError:
+                continue
+            record = read_stamp_record(case_out) or {}
+            if record.get("receipt_sha256") == digest:
+                continue  # done before (or failed before with this very receipt): only a change restamps
+            self._stamps_active.add(name)
+            jobs.append(StampJob(case_out, digest))
+        return jobs
+
+    def next_wait(self) -> float:
+        """How long the scheduler may sleep before something could become ready."""
+        until_rescan = max(0.0, self._next_rescan - self._clock())
+        if self._pending or self._receipts_pending:
+            return min(self.tick_seconds, until_rescan)
+        return min(1.0, until_rescan)
+
+    # -- workers ------------------------------------------------------------------------------------------
+    def run_job(self, job: Job) -> Outcome | None:
+        """Run one job to its end; never raises for a per-case problem."""
+        if isinstance(job, StampJob):
+            try:
+                self._run_stamp(job)
+            finally:
+                self._stamps_active.discard(job.case_out.name)
+                self.wake()
+            return None
+        try:
+            outcome = self.area.finish(job.work, self._package, self.options, self._notify)
+        except Exception as e:  # I/O trouble (disk full, permissions): the journal keeps the case safe
+            self.log("error", job.work.name, reason=f"{type(e).__name__}: {e}; will retry at the next rescan")
+            outcome = None
+        finally:
+            with self._state_lock:
+                self._active.discard(job.work)
+            self.wake()
+        if outcome is None:
+            return None
+        if outcome.status == "done":
+            self.log("done", outcome.case, out=outcome.dest, bytes=outcome.upload_bytes, pages=outcome.page_count,
+                     exit=outcome.exit_code)
+        elif outcome.status == "failed":
+            self.log("failed", outcome.case, out=outcome.dest, reason=outcome.reason)
+        else:
+            self.log("released", outcome.case, reason="claim undone; the case is back in INBOX")
+            self.note(outcome.case)
+        return outcome
+
+    def _notify(self, event: str, case: str, fields: dict[str, Any]) -> None:
+        self.log(event, case, **fields)
+
+    def _run_stamp(self, job: StampJob) -> None:
+        case_out = job.case_out
+        try:
+            text = (case_out / RECEIPT_NAME).read_text(encoding="utf-8-sig")
+            lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+            if not lines:
+                raise PackagerError(f"{case_out / RECEIPT_NAME}: empty; write the receipt number on one line")
+            receipt = lines[0]
+            self._stamp(case_out, receipt)
+        except PackagerError as e:
+            self._stamp_failed(job, str(e))
+            return
+        except Exception as e:
+            self._stamp_failed(job, f"internal error: {type(e).__name__}: {e}")
+            return
+        with contextlib.suppress(FileNotFoundError):
+            (case_out / RECEIPT_ERROR_NAME).unlink()
+        write_stamp_record(case_out, {"receipt_sha256": job.receipt_sha256, "receipt": receipt, "ok": True,
+                                      "stamped_at": dt.datetime.now().astimezone().isoformat(timespec="seconds")})
+        self.log("stamped", case_out.name, receipt=receipt)
+
+    def _stamp_failed(self, job: StampJob, reason: str) -> None:
+        from packager.atomic import atomic_write_text
+
+        reason = " ".join(reason.split())
+        atomic_write_text(job.case_out / RECEIPT_ERROR_NAME, reason + "\n")
+        write_stamp_record(job.case_out, {"receipt_sha256": job.receipt_sha256, "ok": False, "reason": reason})
+        self.log("stamp-failed", job.case_out.name, reason=reason)
+
+    # -- the threaded service --------------------------------------------------------------------------------
+    def run(self, stop: threading.Event, *, polling: bool = False) -> None:
+        """Serve until `stop` is set; the case in hand is finished, claimed-but-unstarted ones wait in the journal."""
+        observer = PollingObserver(timeout=1.0) if polling else Observer()
+        observer.schedule(_Handler(self.inbox, self.events.put), os.fspath(self.inbox), recursive=True)
+        try:
+            observer.start()
+        except OSError as e:
+            raise WatchError(
+                f"{self.inbox}: cannot watch the folder ({e.strerror}); try --polling (network shares, "
+                "or raise fs.inotify.max_user_watches)"
+            ) from e
+        threads = [threading.Thread(target=self._worker, args=(stop,), name=f"packager-worker-{i}", daemon=True)
+                   for i in range(self.workers)]
+        self.log("watching", inbox=self.inbox, outbox=self.outbox, settle=self.settle_seconds,
+                 observer="polling" if polling else "native", workers=self.workers)
+        try:
+            for t in threads:
+                t.start()
+            for job in self.recover() + self.scan():
+                self.jobs.put(job)
+            while not stop.is_set():
+                for job in self.poll():
+                    self.jobs.put(job)
+                with contextlib.suppress(queue.Empty):
+                    item = self.events.get(timeout=max(0.05, self.next_wait()))
+                    if item != _WAKE:
+                        self.events.put(item)  # poll() handles it
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+            observer.stop()
+            observer.join(timeout=10)
+            self.log("stopped")
+            self.close()
+
+    def _worker(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                job = self.jobs.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if stop.is_set():
+                # Not started: a claimed case stays in the work area and is resumed at the next start.
+                if isinstance(job, CaseJob):
+                    with self._state_lock:
+                        self._active.discard(job.work)
+                break
+            self.run_job(job)
+
+
+def serve(
+    inbox: Path,
+    outbox: Path,
+    *,
+    options: BuildOptions,
+    settle_seconds: float = 60.0,
+    polling: bool = False,
+    workers: int = 1,
+    log_json: bool = False,
+    stop: threading.Event | None = None,
+) -> int:
+    """Run the watcher until SIGTERM/SIGINT (or `stop`); returns the exit code. Raises WatchError at start."""
+    log = EventLog(json_lines=log_json)
+    watcher = Watcher(inbox, outbox, options=options, settle_seconds=settle_seconds, workers=workers, log=log)
+    stop = stop or threading.Event()
+    previous: dict[int, Any] = {}
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if stop.is_set():
+            # A second signal: stop now. Safe: the journal resumes the case at the next start.
+            log("killed", reason=f"second {signal.Signals(signum).name}; the case in hand resumes at next start")
+            os._exit(130)
+        log("stopping", reason=f"{signal.Signals(signum).name}: finishing the case in hand")
+        stop.set()
+        watcher.wake()
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, on_signal)
+    try:
+        watcher.run(stop, polling=polling)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
