@@ -219,7 +219,7 @@ def load_application_profiles() -> ApplicationProfiles:
 
 @cache
 def _load_all(folder: Path) -> ApplicationProfiles:
-    index = _load_index(folder / "index.toml")
+    index = load_index_file(folder / "index.toml")
     kinds = load_kinds()
     parts: dict[str, Part] = {}
     for path in sorted((folder / "parts").glob("*.toml")):
@@ -240,7 +240,9 @@ def _load_all(folder: Path) -> ApplicationProfiles:
                     raise ProfileError(str(path), key, f"{name!r} already names status {claimed[name]!r}")
                 claimed[name] = status.key
             statuses[status.key] = status
-    return ApplicationProfiles(index=index, parts=parts, statuses=statuses)
+    # Listed by group (work, study, family, designated, other), then in file order.
+    ordered = sorted(statuses.values(), key=lambda st: STATUS_GROUPS.index(st.group))
+    return ApplicationProfiles(index=index, parts=parts, statuses={st.key: st for st in ordered})
 
 
 def _header(top: Table, expected: str) -> None:
@@ -266,7 +268,7 @@ def profile_type(path: Path) -> str:
     return str(kind)
 
 
-def _load_index(path: Path) -> ApplicationIndex:
+def load_index_file(path: Path) -> ApplicationIndex:
     top = Table(read_toml(path), str(path))
     _header(top, "index")
     applications: dict[str, ApplicationType] = {}
@@ -631,10 +633,18 @@ def load_checklist(case: CaseInfo) -> Checklist | None:
 
 
 def checklist_for(
-    application: str, status: str, employer_category: int | None = None, with_: tuple[str, ...] = ()
+    application: str,
+    status: str,
+    employer_category: int | None = None,
+    with_: tuple[str, ...] = (),
+    profiles: ApplicationProfiles | None = None,
 ) -> Checklist:
-    """Resolve the checklist of one (application, status) from the profiles (canonical keys)."""
-    profiles = load_application_profiles()
+    """Resolve the checklist of one (application, status) (canonical keys).
+
+    `profiles` defaults to the shipped ones; `profiles show PATH` passes them with an office's
+    own status file merged in.
+    """
+    profiles = profiles or load_application_profiles()
     app = profiles.index.applications[application]
     profile = profiles.statuses[status]
     if application not in profile.applications:
