@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import os
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -202,7 +203,28 @@ class ApplicationProfiles:
 
     index: ApplicationIndex
     parts: dict[str, Part]
-    statuses: dict[str, StatusProfile]  # key → profile, in file-name then file order
+    statuses: dict[str, StatusProfile]  # key → profile, by group, then in file order
+
+    @cached_property
+    def application_names(self) -> dict[str, str]:
+        """Every application key and alias → application key."""
+        names = {k: k for k in self.index.applications}
+        for k, a in self.index.applications.items():
+            for alias in a.aliases:
+                names.setdefault(alias, k)
+        return names
+
+    @cached_property
+    def status_names(self) -> dict[str, tuple[str, str]]:
+        """Every status key and alias → (status key, "online" | "refused")."""
+        names: dict[str, tuple[str, str]] = {}
+        for k, s in self.statuses.items():
+            for name in (k, *s.aliases):
+                names[name] = (k, "online")
+        for k, r in self.index.refused_statuses.items():
+            for name in (k, *r.aliases):
+                names[name] = (k, "refused")
+        return names
 
 
 # ---------------------------------------------------------------------------- loading
@@ -214,6 +236,13 @@ def applications_dir() -> Path:
 
 def load_application_profiles() -> ApplicationProfiles:
     """Load and cross-check index, parts and statuses (cached per profiles folder)."""
+    # Keyed by the override variable, not the resolved path: resolving costs more than the
+    # lookup itself, and this is called for every key of every case.
+    return _load_for(os.environ.get("PACKAGER_PROFILES_DIR"))
+
+
+@cache
+def _load_for(override: str | None) -> ApplicationProfiles:
     return _load_all(applications_dir().resolve())
 
 
@@ -507,11 +536,8 @@ class StatusRef:
 
 def resolve_application(key: str, field: str = "application") -> ApplicationType:
     """The application type named by case.toml (aliases allowed); unknown → ProfileError."""
-    index = load_application_profiles().index
-    names = {k: k for k in index.applications}
-    for k, a in index.applications.items():
-        for alias in a.aliases:
-            names.setdefault(alias, k)
+    profiles = load_application_profiles()
+    index, names = profiles.index, profiles.application_names
     norm = _normalise(key)
     if norm in names:
         return index.applications[names[norm]]
@@ -522,14 +548,7 @@ def resolve_application(key: str, field: str = "application") -> ApplicationType
 def resolve_status(key: str, field: str = "status") -> StatusRef:
     """The status named by case.toml (aliases allowed); unknown → ProfileError with a suggestion."""
     profiles = load_application_profiles()
-    index = profiles.index
-    names: dict[str, tuple[str, str]] = {}
-    for k, s in profiles.statuses.items():
-        for name in (k, *s.aliases):
-            names[name] = (k, "online")
-    for k, r in index.refused_statuses.items():
-        for name in (k, *r.aliases):
-            names[name] = (k, "refused")
+    index, names = profiles.index, profiles.status_names
     norm = _normalise(key)
     if norm in names:
         canonical, kind = names[norm]
