@@ -114,6 +114,7 @@ class Candidate:
     dpi: float  # effective dpi of the result
     width_px: int
     height_px: int
+    spool_index: int = 0  # which spooled rendition holds it (0 = the original, i = ladder rung i)
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,7 @@ class PageAnalysis:
     page: SourcePage
     page_class: PageClass
     candidates: tuple[Candidate, ...]
+    spool_key: str = ""  # names this page's spooled renditions (see encode.spool_path)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,481 @@
+"""The library API: the one place that knows the order of the stages.
+
+intake → pages → classify/encode (workers) → plan → assemble → forms → outputs.
+The CLI and the watcher are thin faces over `package`, `check` and `stamp`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import os
+import shutil
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from packager import assemble, encode, intake, outputs, pages, plan
+from packager.errors import DoesNotFit, ExitCode, NothingToPackage
+from packager.model import (
+    CaseInfo,
+    Document,
+    DocumentKind,
+    DocumentSummary,
+    InputFile,
+    OutputFile,
+    OutputPage,
+    PageAnalysis,
+    Rejection,
+    SourcePage,
+)
+from packager.options import BuildOptions
+from packager.profiles import SystemProfile, load_kinds, load_system_profile
+
+# progress(stage, done, total): called from the main process only.
+ProgressFn = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    out_dir: Path
+    manifest_path: Path
+    limit_bytes: int
+    upload_bytes: int  # measured on disk: every file in OUT/upload
+    outputs: tuple[OutputFile, ...]
+    rejections: tuple[Rejection, ...]
+    mailed: tuple[str, ...]  # document keys sent to OUT/mail
+    page_count: int  # pages written (upload + mail)
+    exit_code: ExitCode  # OK, or INPUTS_REJECTED when some inputs were rejected
+    manifest: dict[str, Any]
+
+
+def _map_pages(tasks: Sequence[encode.PageTask], jobs: int, progress: ProgressFn | None) -> Iterator[Any]:
+    """Run analyse_page over tasks in order, in worker processes when jobs > 1."""
+    total = len(tasks)
+    if jobs <= 1 or total <= 1:
+        for i, task in enumerate(tasks, 1):
+            yield encode.analyse_page(task)
+            if progress:
+                progress("pages", i, total)
+        return
+    # forkserver: the watcher calls this from a thread, and fork() with threads can deadlock.
+    ctx = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        for i, result in enumerate(pool.map(encode.analyse_page, tasks, chunksize=1), 1):
+            yield result
+            if progress:
+                progress("pages", i, total)
+
+
+def _mail_pages(items: Sequence[tuple[SourcePage, Any]], jobs: int) -> Iterable[bytes]:
+    args = [(p, c) for p, c in items]
+    if jobs <= 1 or len(args) <= 1:
+        return (encode.mail_page_pdf(p, c) for p, c in args)
+    ctx = multiprocessing.get_context("forkserver")
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
+    try:
+        return list(pool.map(_mail_page_star, args, chunksize=1))
+    finally:
+        pool.shutdown()
+
+
+def _mail_page_star(arg: tuple[SourcePage, Any]) -> bytes:
+    return encode.mail_page_pdf(*arg)
+
+
+def _document_title(kind: DocumentKind, key: str, inputs: Sequence[InputFile]) -> str:
+    if key.startswith("other-") and inputs:
+        return f"{kind.name_ja} {Path(inputs[0].path).stem}"
+    return f"{kind.name_ja} {kind.name_en}"
+
+
+def _order_kinds(case: CaseInfo) -> dict[str, tuple[int, int]]:
+    """(checklist position, mail priority) per kind: the application's checklist, else kinds.toml."""
+    kinds = load_kinds()
+    order = {k: (v.order, v.mail_priority) for k, v in kinds.items()}
+    checklist = _load_checklist(case)
+    if checklist is not None:
+        for entry in checklist.entries:
+            order[entry.kind] = (entry.order, entry.mail_priority)
+    return order
+
+
+def package(
+    case_dir: Path, out_dir: Path, options: BuildOptions = BuildOptions(), *, progress: ProgressFn | None = None
+) -> BuildResult:
+    """Build OUT from CASE_DIR. Raises PackagerError subclasses for whole-case failures."""
+    case_dir, out_dir = Path(case_dir), Path(out_dir)
+    if not case_dir.is_dir():
+        raise NothingToPackage(f"{case_dir}: no such case folder")
+    system = load_system_profile(options.profile)
+    limit = options.limit_bytes or system.limit_bytes
+    jobs = options.jobs or os.cpu_count() or 1
+    intake_result = intake.scan_case(case_dir, system)
+    case = intake_result.case
+    _check_eligibility(case)
+    kinds = load_kinds()
+    ordering = _order_kinds(case)
+    rejections = list(intake_result.rejections)
+
+    old_outputs = outputs.prepare_out_dir(out_dir, case_dir)
+    spool = out_dir / outputs.STATE / "spool"
+    shutil.rmtree(spool, ignore_errors=True)
+    spool.mkdir(parents=True)
+    try:
+        return _package(
+            case_dir, out_dir, options, system, limit, jobs, intake_result, case, kinds, ordering,
+            rejections, old_outputs, spool, progress,
+        )
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)
+
+
+def _package(
+    case_dir: Path,
+    out_dir: Path,
+    options: BuildOptions,
+    system: SystemProfile,
+    limit: int,
+    jobs: int,
+    intake_result: intake.CaseIntake,
+    case: CaseInfo,
+    kinds: dict[str, DocumentKind],
+    ordering: dict[str, tuple[int, int]],
+    rejections: list[Rejection],
+    old_outputs: list[str],
+    spool: Path,
+    progress: ProgressFn | None,
+) -> BuildResult:
+    # ---- pages: describe every page; the ID photo is its own output in the files mode
+    photo_page: SourcePage | None = None
+    tasks: list[encode.PageTask] = []
+    page_inputs: dict[str, InputFile] = {}
+    for n, inp in enumerate(intake_result.inputs):
+        try:
+            described = pages.describe_pages(inp, system)
+        except Exception as e:  # a parser error on one file must not stop the case
+            rejections.append(Rejection(inp.path, f"cannot be read page by page ({_first_line(e)})"))
+            continue
+        page_inputs[inp.path] = inp
+        if inp.kind == "photo" and system.mode == "files" and photo_page is None:
+            photo_page = described[0]
+            continue
+        kind = kinds.get(inp.kind, kinds["other"])
+        for p in described:
+            tasks.append(
+                encode.PageTask(
+                    page=p,
+                    task_id=f"{n:04d}-{p.page_index:05d}",
+                    ladders=system.ladders,
+                    max_dpi=system.max_dpi,
+                    colour_hint=kind.colour,
+                    spool_dir=spool,
+                    keep_blank=options.keep_blank_pages,
+                )
+            )
+
+    # ---- classify + encode every page at every rung (workers), in page order
+    analyses: dict[str, list[PageAnalysis]] = {}
+    failed_inputs: dict[str, str] = {}
+    dropped: list[dict[str, Any]] = []
+    for result in _map_pages(tasks, jobs, progress):
+        path = result.page.input.path
+        if isinstance(result, encode.PageFailure):
+            failed_inputs.setdefault(path, result.reason)
+            continue
+        if not result.candidates:
+            dropped.append({"source": path, "source_page": result.page.page_index, "reason": "blank page"})
+            continue
+        analyses.setdefault(path, []).append(result)
+    for path, reason in failed_inputs.items():
+        rejections.append(Rejection(path, reason))
+        analyses.pop(path, None)
+        dropped = [d for d in dropped if d["source"] != path]
+
+    # ---- documents, in checklist order
+    documents = _group_documents(intake_result.inputs, analyses, failed_inputs, kinds, ordering)
+    photo_bytes = b""
+    if photo_page is not None:
+        try:
+            photo_bytes = assemble.make_photo(
+                photo_page, system.photo_width_px, system.photo_height_px, system.photo_jpeg_quality
+            )
+        except Exception as e:
+            rejections.append(Rejection(photo_page.input.path, f"the photo cannot be decoded ({_first_line(e)})"))
+            photo_page = None
+    if not documents and photo_page is None:
+        reasons = "; ".join(f"{r.path}: {r.reason}" for r in rejections[:3]) or "the folder holds no scans"
+        raise NothingToPackage(f"{case_dir}: nothing to package ({reasons})")
+
+    file_names = {d.key: f"{i:02d}-{d.key}.pdf" for i, d in enumerate(documents, 1)}
+    budget = plan.Budget(
+        limit_bytes=limit,
+        fixed_bytes=len(photo_bytes),
+        declaration_reserve_bytes=system.declaration_reserve_bytes,
+        per_file_overhead_bytes=system.per_file_overhead_bytes,
+        single_file=system.mode == "single-pdf",
+    )
+
+    # ---- plan, write, measure on disk; tighten and redo if the measurement disagrees
+    written: list[tuple[OutputFile, dict[str, Any]]] = []
+    for _attempt in range(4):
+        the_plan = plan.plan_budget(documents, budget, file_names)
+        written = _write_outputs(out_dir, the_plan, system, case, photo_bytes, photo_page, spool, jobs)
+        upload_total = outputs.upload_bytes_on_disk(out_dir)
+        if upload_total <= limit:
+            break
+        overshoot = upload_total - limit
+        budget = plan.Budget(
+            limit_bytes=budget.limit_bytes,
+            fixed_bytes=budget.fixed_bytes + overshoot + 4096,
+            declaration_reserve_bytes=budget.declaration_reserve_bytes,
+            per_file_overhead_bytes=budget.per_file_overhead_bytes,
+            single_file=budget.single_file,
+        )
+    outputs.remove_stale(out_dir, old_outputs, [o.path for o, _ in written] + [e.get("pristine", "") for _, e in written])
+
+    # ---- manifest, last
+    accepted = [(inp, "") for inp in intake_result.inputs if inp.path not in failed_inputs]
+    mailed = [
+        {"document": d.document.key, "title": d.document.title, "file": f"{outputs.MAIL}/{d.file_name}", "reason": d.reason}
+        for d in the_plan.mailed
+    ]
+    checklist_json = _checklist_json(case, {inp.kind: [inp.path] for inp in intake_result.inputs})
+    manifest = outputs.build_manifest(
+        profile=system.name,
+        limit_bytes=limit,
+        upload_bytes=upload_total,
+        case=case,
+        inputs=accepted,
+        rejections=rejections,
+        ignored=intake_result.ignored,
+        outputs=written,
+        mailed=mailed,
+        dropped_pages=dropped,
+        plan={
+            "level": the_plan.level,
+            "budget_bytes": the_plan.budget_bytes,
+            "reserved_bytes": the_plan.reserved_bytes,
+            "mode": system.mode,
+        },
+        checklist=checklist_json,
+        built_on=dt.date.today(),
+    )
+    manifest_path = outputs.write_manifest(out_dir, manifest)
+    if upload_total > limit:
+        raise DoesNotFit(f"{out_dir}: the upload measures {upload_total:,} bytes, over the limit of {limit:,}")
+    return BuildResult(
+        out_dir=out_dir,
+        manifest_path=manifest_path,
+        limit_bytes=limit,
+        upload_bytes=upload_total,
+        outputs=tuple(o for o, _ in written),
+        rejections=tuple(rejections),
+        mailed=tuple(d.document.key for d in the_plan.mailed),
+        page_count=sum(len(o.pages) for o, _ in written),
+        exit_code=ExitCode.INPUTS_REJECTED if rejections else ExitCode.OK,
+        manifest=manifest,
+    )
+
+
+def _group_documents(
+    inputs: Sequence[InputFile],
+    analyses: dict[str, list[PageAnalysis]],
+    failed: dict[str, str],
+    kinds: dict[str, DocumentKind],
+    ordering: dict[str, tuple[int, int]],
+) -> list[Document]:
+    by_doc: dict[str, list[InputFile]] = {}
+    for inp in inputs:
+        if inp.path in failed or inp.path not in analyses:
+            continue
+        by_doc.setdefault(inp.document, []).append(inp)
+    docs = []
+    for key, doc_inputs in by_doc.items():
+        base = kinds.get(doc_inputs[0].kind, kinds["other"])
+        order, priority = ordering.get(base.key, (base.order, base.mail_priority))
+        kind = DocumentKind(base.key, base.name_ja, base.name_en, order, priority, base.colour, base.aliases)
+        page_list = tuple(p for inp in doc_inputs for p in analyses[inp.path])
+        docs.append(Document(key=key, kind=kind, title=_document_title(kind, key, doc_inputs), inputs=tuple(doc_inputs), pages=page_list))
+    docs.sort(key=lambda d: (d.kind.order, d.key))
+    return docs
+
+
+def _summaries(planned: Sequence[plan.PlannedDocument]) -> list[DocumentSummary]:
+    return [
+        DocumentSummary(
+            key=d.document.key,
+            name_ja=d.document.kind.name_ja if not d.document.key.startswith("other-") else d.document.title,
+            name_en=d.document.kind.name_en,
+            pages=len(d.document.pages),
+            file_name=d.file_name,
+        )
+        for d in planned
+    ]
+
+
+def _write_outputs(
+    out_dir: Path,
+    the_plan: Any,
+    system: SystemProfile,
+    case: CaseInfo,
+    photo_bytes: bytes,
+    photo_page: SourcePage | None,
+    spool: Path,
+    jobs: int,
+) -> list[tuple[OutputFile, dict[str, Any]]]:
+    written: list[tuple[OutputFile, dict[str, Any]]] = []
+    today = _form_date(case)
+
+    def page_records(d: Any) -> tuple[list[Path], list[OutputPage]]:
+        paths, records = [], []
+        for analysis, choice in zip(d.document.pages, d.choice, strict=True):
+            cand = analysis.candidates[choice]
+            paths.append(encode.spool_path(spool, analysis.spool_key, cand.spool_index))
+            records.append(
+                OutputPage(
+                    source=analysis.page.input.path,
+                    source_page=analysis.page.page_index,
+                    encoding=cand.encoding.label,
+                    dpi=cand.dpi,
+                    bytes_=cand.bytes_,
+                )
+            )
+        return paths, records
+
+    uploaded = the_plan.uploaded
+    if system.mode == "single-pdf" and uploaded:
+        all_paths: list[Path] = []
+        all_records: list[OutputPage] = []
+        for d in uploaded:
+            p, r = page_records(d)
+            all_paths += p
+            all_records += r
+        title = "申請資料一式 Application documents"
+        rel = f"{outputs.UPLOAD}/application-documents.pdf"
+        o = outputs.write_output(
+            out_dir, rel, lambda f: assemble.assemble_pdf(all_paths, title, f),
+            destination="upload", document="application-documents", title=title, pages=all_records,
+        )
+        written.append((o, {}))
+    else:
+        for d in uploaded:
+            paths, records = page_records(d)
+            rel = f"{outputs.UPLOAD}/{d.file_name}"
+            o = outputs.write_output(
+                out_dir, rel, lambda f, paths=paths, title=d.document.title: assemble.assemble_pdf(paths, title, f),
+                destination="upload", document=d.document.key, title=d.document.title, pages=records,
+            )
+            written.append((o, {"name_ja": d.document.kind.name_ja, "name_en": d.document.kind.name_en}))
+    if photo_bytes:
+        o = outputs.write_output(
+            out_dir, f"{outputs.UPLOAD}/photo.jpg", photo_bytes, destination="upload", document="photo",
+            title="写真 ID photo",
+            pages=[OutputPage(photo_page.input.path if photo_page else "", 0, "jpeg-photo", 0.0, len(photo_bytes))],
+        )
+        written.append((o, {"name_ja": "写真", "name_en": "ID photo"}))
+
+    mailed = the_plan.mailed
+    if mailed:
+        for d in mailed:
+            items = [(a.page, a.page_class) for a in d.document.pages]
+            page_pdfs = list(_mail_pages(items, jobs))
+            records = [
+                OutputPage(a.page.input.path, a.page.page_index, "original" if encode.original_possible(a.page) else "lossless", round(a.page.native_dpi, 1), len(b))
+                for a, b in zip(d.document.pages, page_pdfs, strict=True)
+            ]
+            pristine_rel = f"{outputs.PRISTINE}/{d.file_name}"
+            data_holder: dict[str, bytes] = {}
+
+            def write_doc(f: Any, page_pdfs: list[bytes] = page_pdfs, title: str = d.document.title) -> None:
+                import io
+
+                buf = io.BytesIO()
+                assemble.assemble_pdf(page_pdfs, title, buf)
+                data_holder["pdf"] = buf.getvalue()
+                f.write(data_holder["pdf"])
+
+            o = outputs.write_output(
+                out_dir, f"{outputs.MAIL}/{d.file_name}", write_doc,
+                destination="mail", document=d.document.key, title=d.document.title, pages=records,
+            )
+            outputs.write_output(out_dir, pristine_rel, data_holder["pdf"], destination="mail", document=d.document.key, title=d.document.title)
+            written.append((o, {"name_ja": d.document.kind.name_ja, "name_en": d.document.kind.name_en, "pristine": pristine_rel, "reason": d.reason}))
+        up_summaries = _summaries(uploaded)
+        mail_summaries = _summaries(mailed)
+        declaration = _render_declaration(case, up_summaries, mail_summaries, today)
+        o = outputs.write_output(
+            out_dir, f"{outputs.UPLOAD}/00-declaration.pdf", declaration, destination="upload",
+            document="declaration", title="資料添付に係る申告書 Declaration Regarding Attached Documents",
+        )
+        written.append((o, {"name_ja": "資料添付に係る申告書", "name_en": "Declaration Regarding Attached Documents"}))
+        cover = _render_cover_sheet(case, mail_summaries, None, None, today)
+        o = outputs.write_output(
+            out_dir, f"{outputs.MAIL}/00-cover-sheet.pdf", cover, destination="mail",
+            document="cover-sheet", title="送付状 Cover sheet",
+        )
+        written.append((o, {"name_ja": "送付状", "name_en": "Cover sheet"}))
+    return written
+
+
+# ---- the later stages and the profile checks, imported where used so that a profile
+# problem surfaces as the ProfileError of the call that needs it.
+
+
+def _load_checklist(case: CaseInfo) -> Any:
+    from packager import checklist
+
+    return checklist.load_checklist(case)
+
+
+def _check_eligibility(case: CaseInfo) -> None:
+    from packager import eligibility
+
+    eligibility.check_eligibility(case)
+
+
+def _checklist_json(case: CaseInfo, found: dict[str, list[str]]) -> dict[str, Any] | None:
+    from packager import checklist
+
+    cl = checklist.load_checklist(case)
+    if cl is None:
+        return None
+    return checklist.report_json(checklist.match_checklist(cl, found))
+
+
+def _form_date(case: CaseInfo) -> dt.date:
+    """The date printed on forms: case.toml's `date`, else today."""
+    for key, value in case.extra:
+        if key == "date":
+            try:
+                return dt.date.fromisoformat(value[:10])
+            except ValueError:
+                break
+    return dt.date.today()
+
+
+def _render_declaration(case: CaseInfo, uploaded: list[DocumentSummary], mailed: list[DocumentSummary], on: dt.date) -> bytes:
+    from packager.forms.declaration import render_declaration
+
+    return render_declaration(case, uploaded, mailed, on)
+
+
+def _render_cover_sheet(case: CaseInfo, mailed: list[DocumentSummary], receipt: str | None, filed: dt.date | None, on: dt.date) -> bytes:
+    from packager.forms.cover import render_cover_sheet
+
+    return render_cover_sheet(case, mailed, receipt, filed, on)
+
+
+def _first_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return lines[0][:160] if lines else type(e).__name__
+
+
+def stamp(out_dir: Path, receipt: str, filing_date: dt.date | None = None) -> Any:
+    """Stamp the mailed set in OUT with the application receipt number."""
+    from packager.forms.stamp import stamp_case
+
+    return stamp_case(out_dir, receipt, filing_date)
+

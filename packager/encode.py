@@ -1,0 +1,151 @@
+"""Encode: one page → its class and every candidate encoding, each measured in bytes.
+
+Runs in worker processes, one page per task: the page is decoded once, classified,
+and encoded at every rung of its class's quality ladder. Each encoding is written to
+the spool as a one-page PDF (img2pdf: JPEG and CCITT G4 streams are embedded as they
+are), so the planner works with exact sizes and the assembler never encodes twice.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import img2pdf
+import pikepdf
+from PIL import Image
+
+from packager.classify import binarise, classify_page
+from packager.model import Candidate, Encoding, PageAnalysis, PageClass, SourcePage
+from packager.pages import load_page, resize_to_dpi
+
+ORIGINAL = Encoding(method="original")
+
+
+@dataclass(frozen=True)
+class PageTask:
+    """Everything a worker needs for one page (picklable)."""
+
+    page: SourcePage
+    task_id: str  # unique within the build; names the spool files
+    ladders: dict[str, tuple[Encoding, ...]]
+    max_dpi: int
+    colour_hint: bool  # the document kind says colour matters
+    spool_dir: Path
+    keep_blank: bool = False  # keep blank pages (encoded as bilevel) instead of dropping them
+
+
+@dataclass(frozen=True)
+class PageFailure:
+    page: SourcePage
+    reason: str
+
+
+def spool_path(spool_dir: Path, task_id: str, index: int) -> Path:
+    return spool_dir / f"{task_id}-{index:02d}.pdf"
+
+
+def _layout(dpi: float) -> object:
+    return img2pdf.get_fixed_dpi_layout_fun((dpi, dpi))
+
+
+def _image_pdf(image_bytes: bytes, dpi: float) -> bytes:
+    return img2pdf.convert(
+        image_bytes, layout_fun=_layout(dpi), nodate=True, rotation=img2pdf.Rotation.ifvalid
+    )
+
+
+def encode_image(image: Image.Image, encoding: Encoding) -> bytes:
+    """The image file bytes (JPEG, or single-strip G4 TIFF) for one rung."""
+    buf = io.BytesIO()
+    if encoding.method == "g4":
+        bilevel = image if image.mode == "1" else binarise(image)
+        # One strip: a G4 stream split in strips cannot be embedded as one PDF image.
+        bilevel.save(buf, "TIFF", compression="group4", tiffinfo={278: bilevel.height})
+    elif encoding.method in ("jpeg-grey", "jpeg-colour"):
+        mode = "L" if encoding.method == "jpeg-grey" else "RGB"
+        src = image if image.mode == mode else image.convert(mode)
+        src.save(buf, "JPEG", quality=encoding.quality, optimize=True)
+    else:  # pragma: no cover - the profile loader refuses other methods
+        raise ValueError(f"cannot encode {encoding.method}")
+    return buf.getvalue()
+
+
+def original_possible(page: SourcePage) -> bool:
+    """Whether the source's own stream can be embedded unchanged (JPEG files, PDF pages)."""
+    return page.input.format in ("jpeg", "pdf")
+
+
+def original_page_pdf(page: SourcePage) -> bytes | None:
+    """The page exactly as the source holds it, as a one-page PDF, where that is possible."""
+    fmt = page.input.format
+    if fmt == "jpeg":
+        try:
+            return _image_pdf(page.input.abs_path.read_bytes(), page.native_dpi)
+        except Exception:  # img2pdf refuses some JPEGs (odd colour spaces): re-encode instead
+            return None
+    if fmt == "pdf":
+        with pikepdf.open(page.input.abs_path) as src:
+            out = pikepdf.new()
+            out.pages.append(src.pages[page.page_index])
+            buf = io.BytesIO()
+            out.save(buf, deterministic_id=True, compress_streams=True)
+            return buf.getvalue()
+    return None
+
+
+def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
+    """Decode, classify and encode one page at every rung (worker entry point)."""
+    page = task.page
+    try:
+        loaded = load_page(page, task.max_dpi)
+    except Exception as e:  # a decoder error names the file; the case goes on
+        return PageFailure(page, f"page {page.page_index + 1} cannot be decoded ({_first_line(e)})")
+    page_class = classify_page(loaded.image, loaded.dpi, colour_hint=task.colour_hint)
+    if page_class.name == "blank":
+        if not task.keep_blank:
+            return PageAnalysis(page=page, page_class=page_class, candidates=(), spool_key=task.task_id)
+        page_class = replace(page_class, name="bilevel")
+    candidates: list[Candidate] = []
+    original = original_page_pdf(page)
+    if original is not None:
+        spool_path(task.spool_dir, task.task_id, 0).write_bytes(original)
+        candidates.append(
+            Candidate(ORIGINAL, len(original), round(page.native_dpi, 1), page.width_px, page.height_px)
+        )
+    resized: dict[int, Image.Image] = {}  # one resize per distinct dpi of the ladder
+    for i, rung in enumerate(task.ladders[page_class.name], start=1):
+        target = rung.dpi or round(loaded.dpi)
+        if target not in resized:
+            resized[target] = resize_to_dpi(loaded.image, loaded.dpi, target)
+        image = resized[target]
+        dpi = loaded.dpi * image.width / loaded.image.width
+        data = _image_pdf(encode_image(image, rung), dpi)
+        if original is not None and len(data) >= len(original):
+            # Never make a page worse and bigger: the original stays (OCRmyPDF's size guard).
+            continue
+        spool_path(task.spool_dir, task.task_id, i).write_bytes(data)
+        candidates.append(Candidate(rung, len(data), round(dpi, 1), image.width, image.height, spool_index=i))
+    return PageAnalysis(page=page, page_class=page_class, candidates=tuple(candidates), spool_key=task.task_id)
+
+
+def mail_page_pdf(page: SourcePage, page_class: PageClass, max_dpi: int = 600) -> bytes:
+    """A page at the source's full quality for printing (mailing has no byte limit)."""
+    original = original_page_pdf(page)
+    if original is not None:
+        return original
+    loaded = load_page(page, max_dpi)
+    image = loaded.image
+    if page_class.name == "bilevel":
+        data = encode_image(image, Encoding("g4", dpi=round(loaded.dpi)))
+    else:
+        buf = io.BytesIO()
+        image.save(buf, "PNG", optimize=False, compress_level=6)  # lossless, Flate in the PDF
+        data = buf.getvalue()
+    return _image_pdf(data, loaded.dpi)
+
+
+def _first_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return lines[0][:160] if lines else type(e).__name__

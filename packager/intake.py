@@ -1,0 +1,377 @@
+"""Intake: find the case's files, read case.toml, sniff and vet every input.
+
+Nothing outside CASE_DIR is read: symbolic links and case.toml entries that point
+elsewhere are rejected with their reason. Files are identified by their bytes, not
+their names. A bad file becomes a Rejection; the rest of the case goes on.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import re
+import unicodedata
+import warnings
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pikepdf
+from PIL import Image
+
+from packager.errors import InputRejected, ProfileError
+from packager.model import Applicant, CaseInfo, DocumentKind, InputFile, Rejection
+from packager.profiles import SystemProfile, Table, load_kinds, read_toml
+
+CASE_FILE = "case.toml"
+# Files the watcher or the user put beside the scans that are not documents.
+CONTROL_FILES = {CASE_FILE, "READY", "receipt.txt", "reason.txt"}
+JUNK_NAMES = {".ds_store", "thumbs.db", "desktop.ini", "@eadir", "__macosx"}
+JUNK_SUFFIXES = (".tmp", ".part", ".crdownload")
+
+
+def is_junk(name: str) -> bool:
+    """OS and scanner litter that is never a document (and never reported as one)."""
+    lower = name.lower()
+    return (
+        lower in JUNK_NAMES or name.startswith((".", "~$")) or lower.endswith(JUNK_SUFFIXES)
+    )
+
+
+@dataclass(frozen=True)
+class CaseIntake:
+    case_dir: Path
+    case: CaseInfo
+    inputs: tuple[InputFile, ...]
+    rejections: tuple[Rejection, ...]
+    ignored: tuple[str, ...]  # junk skipped silently, listed for the manifest
+
+
+# ---------------------------------------------------------------------------- case.toml
+
+# Keys case.toml may carry; unknown keys are an error (a typo would silently lose data).
+_CASE_KEYS = {
+    "application", "status", "current_status", "applicant", "documents", "bureau", "sender",
+    "photo_taken", "issued", "date", "employer_category", "with", "notes", "office",
+}
+
+
+def read_case_info(case_dir: Path) -> CaseInfo:
+    """Parse case_dir/case.toml (optional) into CaseInfo; malformed → ProfileError."""
+    path = case_dir / CASE_FILE
+    if path.is_symlink():
+        raise ProfileError(CASE_FILE, "", "is a symbolic link; write case.toml inside the case folder")
+    if not path.exists():
+        return CaseInfo()
+    top = Table(read_toml(path), CASE_FILE)
+    applicant = top.table("applicant")
+    birth = applicant.date("birth_date")
+    documents = top.table("documents")
+    mapping: list[tuple[str, str]] = []
+    for pattern in list(documents.data):
+        mapping.append((pattern, documents.str(pattern)))
+    documents.done()
+    issued_t = top.table("issued")
+    issued = [(k, issued_t.date(k)) for k in list(issued_t.data)]
+    issued_t.done()
+    extra: list[tuple[str, str]] = []
+    for key in ("date", "employer_category", "with", "notes", "office"):
+        if top.has(key):
+            top._seen.add(key)
+            value = top.data[key]
+            extra.append((key, ",".join(map(str, value)) if isinstance(value, list) else str(value)))
+    info = CaseInfo(
+        application=top.str("application"),
+        status=top.str("status"),
+        current_status=top.str("current_status"),
+        applicant=Applicant(
+            name=applicant.str("name"),
+            nationality=applicant.str("nationality"),
+            birth_date=birth.isoformat() if birth else "",
+            residence_card_number=applicant.str("residence_card_number"),
+        ),
+        documents=tuple(mapping),
+        bureau=top.str("bureau"),
+        sender=top.str("sender"),
+        photo_taken=top.date("photo_taken"),
+        issued=tuple((k, d) for k, d in issued if d is not None),
+        extra=tuple(extra),
+    )
+    applicant.done()
+    unknown = [k for k in top.data if k not in _CASE_KEYS]
+    if unknown:
+        raise top.error(unknown[0], f"is not a case.toml key (known: {', '.join(sorted(_CASE_KEYS))})")
+    top.done()
+    return info
+
+
+# ---------------------------------------------------------------------------- kinds from names
+
+_LEADING_NUMBER = re.compile(r"^\d+[-_. ]*")
+_TRAILING_NUMBER = re.compile(r"[-_ ]*\(?\d+\)?$")
+
+
+def normalise_stem(name: str) -> str:
+    """'03_Tax-Certificate (2).PDF' → 'tax-certificate'. Case, _/-, numbering ignored."""
+    stem = unicodedata.normalize("NFKC", PurePosixPath(name).stem).lower()
+    stem = re.sub(r"[\s_.]+", "-", stem)
+    stem = _LEADING_NUMBER.sub("", stem)
+    stem = _TRAILING_NUMBER.sub("", stem)
+    return stem.strip("-")
+
+
+def kind_from_name(name: str, kinds: dict[str, DocumentKind]) -> str | None:
+    """The kind whose key or alias the file name starts with (longest match wins)."""
+    stem = normalise_stem(name)
+    best: tuple[int, str] | None = None
+    for kind in kinds.values():
+        for alias in (kind.key, *kind.aliases):
+            if (stem == alias or stem.startswith(alias + "-")) and (best is None or len(alias) > best[0]):
+                best = (len(alias), kind.key)
+    return best[1] if best else None
+
+
+def slug(text: str) -> str:
+    """An ASCII file-name part: 'Bank letter (2021)' → 'bank-letter-2021'."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    s = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return s[:40] or "document"
+
+
+# ---------------------------------------------------------------------------- sniffing
+
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif"}
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The file format from its first bytes, or None when it is not a known document."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "tiff"
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
+        return "heif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[:2] == b"BM":
+        return "bmp"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    # The PDF header may follow some junk (PDF 32000-1 §7.5.2 tolerance in readers).
+    if b"%PDF-" in head[:1024]:
+        return "pdf"
+    return None
+
+
+def _describe_unknown(head: bytes) -> str:
+    if not head:
+        return "is empty (0 bytes)"
+    sample = head[:512]
+    try:
+        sample.decode("utf-8")
+        return "is a text file, not a scanned document or PDF"
+    except UnicodeDecodeError:
+        pass
+    if head.startswith(b"PK\x03\x04"):
+        return "is a ZIP/Office file, not a scanned document or PDF (export it as PDF)"
+    return "is not a document packager can read (not PDF, JPEG, PNG, TIFF, HEIC, WebP or BMP)"
+
+
+def _register_heif() -> None:
+    try:
+        from pillow_heif import register_heif_opener
+
+        register_heif_opener()
+    except ImportError:  # pragma: no cover - a declared dependency
+        pass
+
+
+_register_heif()
+
+
+def _vet_pdf(path: Path, rel: str, system: SystemProfile) -> int:
+    try:
+        with pikepdf.open(path) as pdf:
+            count = len(pdf.pages)
+    except pikepdf.PasswordError as e:
+        raise InputRejected(
+            rel, "is password-protected (needs a password to open): save or scan it again without a password"
+        ) from e
+    except (pikepdf.PdfError, ValueError, RuntimeError) as e:
+        raise InputRejected(rel, f"is a damaged PDF that cannot be read ({_first_line(e)})") from e
+    if count == 0:
+        raise InputRejected(rel, "is a PDF with no pages")
+    if count > system.max_pages_per_file:
+        raise InputRejected(rel, f"has {count} pages; more than {system.max_pages_per_file} is refused")
+    return count
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0][:160] if text else type(e).__name__
+
+
+def _vet_image(path: Path, rel: str, fmt: str, system: SystemProfile) -> int:
+    # Pillow's own bomb check would raise before ours can name the limit: ours is stricter anyway.
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                frames = getattr(im, "n_frames", 1) if fmt in ("tiff", "gif") else 1
+                for i in range(frames):
+                    if frames > 1:
+                        im.seek(i)
+                    w, h = im.size
+                    if w * h > system.max_pixels:
+                        raise InputRejected(
+                            rel,
+                            f"has too many pixels ({w}×{h} = {w * h / 1e6:.0f} MP; the limit is "
+                            f"{system.max_pixels / 1e6:.0f} MP): a pixel bomb or a mis-scan",
+                        )
+                    if w < 16 or h < 16:
+                        raise InputRejected(rel, f"is only {w}×{h} pixels: too small to be a scanned page")
+    except InputRejected:
+        raise
+    except Image.DecompressionBombError as e:
+        raise InputRejected(rel, f"has too many pixels ({_first_line(e)})") from e
+    except (OSError, SyntaxError, ValueError) as e:
+        raise InputRejected(rel, f"is a damaged {fmt.upper()} image ({_first_line(e)})") from e
+    if fmt == "jpeg" and not _jpeg_complete(path):
+        raise InputRejected(rel, "is a truncated JPEG (the file ends before the image does): copy or scan it again")
+    if fmt == "png" and not _png_complete(path):
+        raise InputRejected(rel, "is a truncated PNG (no end chunk): copy or scan it again")
+    if frames > system.max_pages_per_file:
+        raise InputRejected(rel, f"has {frames} pages; more than {system.max_pages_per_file} is refused")
+    return frames
+
+
+def _tail(path: Path, n: int) -> bytes:
+    with path.open("rb") as f:
+        f.seek(0, 2)
+        size = f.tell()
+        f.seek(max(0, size - n))
+        return f.read()
+
+
+def _jpeg_complete(path: Path) -> bool:
+    # A JPEG ends with EOI (FF D9), possibly followed by padding or an appended trailer.
+    return b"\xff\xd9" in _tail(path, 4096)
+
+
+def _png_complete(path: Path) -> bool:
+    return b"IEND" in _tail(path, 64)
+
+
+def _digest(path: Path) -> tuple[str, int, bytes]:
+    h = hashlib.sha256()
+    size = 0
+    head = b""
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            if not head:
+                head = chunk[:2048]
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size, head
+
+
+# ---------------------------------------------------------------------------- the case
+
+
+def _natural_key(text: str) -> list[Any]:
+    """scan2 before scan10."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
+
+
+def _walk(case_dir: Path) -> tuple[list[Path], list[Rejection], list[str]]:
+    files: list[Path] = []
+    rejections: list[Rejection] = []
+    ignored: list[str] = []
+    stack = [case_dir]
+    while stack:
+        folder = stack.pop()
+        for entry in sorted(folder.iterdir(), key=lambda p: _natural_key(p.name)):
+            rel = entry.relative_to(case_dir).as_posix()
+            if is_junk(entry.name):
+                ignored.append(rel)
+            elif entry.is_symlink():
+                rejections.append(
+                    Rejection(rel, "is a symbolic link: packager reads only files inside the case folder")
+                )
+            elif entry.is_dir():
+                stack.append(entry)
+            elif not entry.is_file():
+                rejections.append(Rejection(rel, "is not a regular file"))
+            elif folder == case_dir and entry.name in CONTROL_FILES:
+                continue
+            else:
+                files.append(entry)
+    files.sort(key=lambda p: _natural_key(p.relative_to(case_dir).as_posix()))
+    return files, rejections, ignored
+
+
+def _mapping_rejections(case: CaseInfo, case_dir: Path) -> list[Rejection]:
+    out = []
+    for pattern, _kind in case.documents:
+        p = PurePosixPath(pattern)
+        if p.is_absolute() or ".." in p.parts or Path(pattern).is_absolute() or "\\" in pattern:
+            out.append(
+                Rejection(pattern, "case.toml names a file outside the case folder; only files inside it are read")
+            )
+    return out
+
+
+def _kind_for(rel: str, case: CaseInfo, kinds: dict[str, DocumentKind]) -> tuple[str, str]:
+    """(kind, document key) for an input: case.toml mapping first, then the file name."""
+    name = PurePosixPath(rel).name
+    for pattern, kind in case.documents:
+        p = PurePosixPath(pattern)
+        if p.is_absolute() or ".." in p.parts:
+            continue
+        if rel == pattern or name == pattern or fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(name, pattern):
+            return (kind, kind) if kind != "other" else ("other", "other-" + slug(PurePosixPath(rel).stem))
+    kind = kind_from_name(name, kinds)
+    if kind and kind != "other":
+        return kind, kind
+    return "other", "other-" + slug(normalise_stem(name) or PurePosixPath(rel).stem)
+
+
+def scan_case(case_dir: Path, system: SystemProfile) -> CaseIntake:
+    """Everything intake knows of a case: CaseInfo, accepted inputs, rejections."""
+    case_dir = case_dir.resolve() if not case_dir.is_symlink() else case_dir
+    case = read_case_info(case_dir)
+    kinds = load_kinds()
+    for pattern, kind in case.documents:
+        if kind not in kinds:
+            close = ", ".join(sorted(kinds))
+            raise ProfileError(CASE_FILE, f"documents.{pattern!r}", f"unknown document kind {kind!r} (known: {close})")
+    files, rejections, ignored = _walk(case_dir)
+    rejections = _mapping_rejections(case, case_dir) + rejections
+    inputs: list[InputFile] = []
+    for path in files:
+        rel = path.relative_to(case_dir).as_posix()
+        try:
+            inputs.append(_vet_input(path, rel, case, kinds, system))
+        except InputRejected as e:
+            rejections.append(Rejection(rel, e.reason))
+        except OSError as e:
+            rejections.append(Rejection(rel, f"cannot be read ({e.strerror or e})"))
+    return CaseIntake(case_dir, case, tuple(inputs), tuple(rejections), tuple(ignored))
+
+
+def _vet_input(
+    path: Path, rel: str, case: CaseInfo, kinds: dict[str, DocumentKind], system: SystemProfile
+) -> InputFile:
+    sha, size, head = _digest(path)
+    if size == 0:
+        raise InputRejected(rel, "is empty (0 bytes)")
+    fmt = sniff_format(head)
+    if fmt is None:
+        raise InputRejected(rel, _describe_unknown(head))
+    pages = _vet_pdf(path, rel, system) if fmt == "pdf" else _vet_image(path, rel, fmt, system)
+    kind, document = _kind_for(rel, case, kinds)
+    return InputFile(
+        path=rel, abs_path=path, sha256=sha, bytes_=size, format=fmt, page_count=pages, kind=kind, document=document
+    )

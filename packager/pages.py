@@ -1,0 +1,263 @@
+"""Pages: describe every page of an input without its pixels, and load one page's pixels.
+
+Pixels are loaded one page at a time, at no more resolution than the encoder needs
+(libjpeg's scaled decode via Pillow's draft(), PDFium rendering at the target dpi), so
+memory does not grow with the size of the case.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pikepdf
+from PIL import Image, ImageOps
+
+from packager.model import InputFile, SourcePage
+from packager.profiles import SystemProfile
+
+A4_IN = (8.27, 11.69)
+PDF_RASTER_FORMATS = ("pdf",)
+# EXIF orientation → the transposition that makes the image upright (EXIF 2.32 §4.6.4).
+_EXIF_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+try:  # HEIC/HEIF phone photos; registered here, where pixels are decoded (workers too)
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+except ImportError:  # pragma: no cover - a declared dependency
+    pass
+Image.MAX_IMAGE_PIXELS = None  # intake enforces the profile's own limit, with a clear message
+
+
+def exif_orientation(im: Image.Image) -> int:
+    """The EXIF orientation, or 1 when missing or invalid (values outside 1–8 occur)."""
+    try:
+        value = im.getexif().get(0x0112, 1)
+    except Exception:  # a broken EXIF block must not lose the page
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def fit_a4_dpi(width_px: int, height_px: int) -> float:
+    """The dpi at which the image just fits an A4 sheet in its own orientation."""
+    short_in, long_in = A4_IN
+    w_in, h_in = (short_in, long_in) if height_px >= width_px else (long_in, short_in)
+    return max(width_px / w_in, height_px / h_in)
+
+
+def raster_dpi(declared: tuple[float, float] | None, width_px: int, height_px: int, system: SystemProfile) -> tuple[float, bool]:
+    """(dpi, estimated?) for a raster file. Tags of 72/96 on phone photos lie (DESIGN §4)."""
+    low, high = system.plausible_dpi
+    if declared:
+        dx, dy = (float(declared[0] or 0), float(declared[1] or 0))
+        dpi = min(dx, dy) if dx and dy else (dx or dy)
+        if low <= dpi <= high:
+            return dpi, False
+    return fit_a4_dpi(width_px, height_px), True
+
+
+def _describe_raster(inp: InputFile, system: SystemProfile) -> Iterator[SourcePage]:
+    with Image.open(inp.abs_path) as im:
+        for i in range(inp.page_count):
+            if inp.page_count > 1:
+                im.seek(i)
+            w, h = im.size
+            if exif_orientation(im) in (5, 6, 7, 8):
+                w, h = h, w
+            dpi, estimated = raster_dpi(im.info.get("dpi"), w, h, system)
+            yield SourcePage(
+                input=inp,
+                page_index=i,
+                width_px=w,
+                height_px=h,
+                width_in=w / dpi,
+                height_in=h / dpi,
+                native_dpi=dpi,
+                dpi_estimated=estimated,
+            )
+
+
+def _page_box_in(page: pikepdf.Page) -> tuple[float, float]:
+    box = page.cropbox if "/CropBox" in page.obj else page.mediabox
+    unit = float(page.obj.get("/UserUnit", 1))
+    w = abs(float(box[2]) - float(box[0])) * unit / 72
+    h = abs(float(box[3]) - float(box[1])) * unit / 72
+    if int(page.obj.get("/Rotate", 0)) % 180:
+        w, h = h, w
+    return w, h
+
+
+def _describe_pdf(inp: InputFile) -> Iterator[SourcePage]:
+    with pikepdf.open(inp.abs_path) as pdf:
+        for i, page in enumerate(pdf.pages):
+            w_in, h_in = _page_box_in(page)
+            best = 0
+            for _name, raw in _page_images(page):
+                best = max(best, int(raw.get("/Width", 0)) * int(raw.get("/Height", 0)))
+            has_text = _has_text(page)
+            if best and w_in > 0 and h_in > 0:
+                # The largest image's resolution, as if it covered the page (scans do).
+                aspect = w_in / h_in
+                img_w = math.sqrt(best * aspect)
+                dpi = img_w / w_in
+            else:
+                dpi = 0.0
+            yield SourcePage(
+                input=inp,
+                page_index=i,
+                width_px=round(w_in * (dpi or 300)),
+                height_px=round(h_in * (dpi or 300)),
+                width_in=w_in,
+                height_in=h_in,
+                native_dpi=dpi,
+                dpi_estimated=False,
+                has_text_layer=has_text,
+            )
+
+
+def _page_images(page: pikepdf.Page) -> Iterator[tuple[str, pikepdf.Object]]:
+    try:
+        resources = page.obj.get("/Resources", {})
+        xobjects = resources.get("/XObject", {})
+        for name, obj in xobjects.items():
+            if obj.get("/Subtype") == "/Image":
+                yield name, obj
+            elif obj.get("/Subtype") == "/Form":
+                inner = obj.get("/Resources", {}).get("/XObject", {})
+                for n2, o2 in inner.items():
+                    if o2.get("/Subtype") == "/Image":
+                        yield n2, o2
+    except (AttributeError, pikepdf.PdfError, TypeError):
+        return
+
+
+def _has_text(page: pikepdf.Page) -> bool:
+    try:
+        fonts = page.obj.get("/Resources", {}).get("/Font", {})
+        return len(fonts) > 0
+    except (AttributeError, pikepdf.PdfError, TypeError):
+        return False
+
+
+def describe_pages(inp: InputFile, system: SystemProfile) -> list[SourcePage]:
+    """Every page of one input, in order, with its size and effective dpi."""
+    if inp.format == "pdf":
+        return list(_describe_pdf(inp))
+    return list(_describe_raster(inp, system))
+
+
+# ---------------------------------------------------------------------------- pixels
+
+
+@dataclass(frozen=True)
+class LoadedPage:
+    image: Image.Image  # mode "RGB" or "L", upright, no alpha
+    dpi: float  # effective dpi of this image on the page
+
+
+def _to_rgb_or_l(im: Image.Image) -> Image.Image:
+    """Flatten alpha onto white, convert CMYK/palette/16-bit to 8-bit RGB or L."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(im, dtype=np.uint32)
+        peak = 65535 if im.mode.startswith("I;16") or arr.max() > 255 else 255
+        return Image.fromarray((arr * 255 // max(peak, 1)).astype(np.uint8), "L")
+    if im.mode == "F":
+        arr = np.asarray(im, dtype=np.float32)
+        return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "L")
+    if im.mode == "1":
+        return im.convert("L")
+    if im.mode == "P":
+        im = im.convert("RGBA")
+    if im.mode in ("LA", "La"):
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "RGBa"):
+        white = Image.new("RGB", im.size, (255, 255, 255))
+        white.paste(im, mask=im.getchannel("A"))
+        return white
+    if im.mode in ("L", "RGB"):
+        return im
+    return im.convert("RGB")  # CMYK, YCbCr, LAB, HSV
+
+
+def load_page(page: SourcePage, max_dpi: float) -> LoadedPage:
+    """The page's pixels, upright, at min(native, max_dpi) dpi or a little above."""
+    if page.input.format == "pdf":
+        return _render_pdf_page(page, max_dpi)
+    with Image.open(page.input.abs_path) as im:
+        if page.input.page_count > 1:
+            im.seek(page.page_index)
+        orientation = exif_orientation(im)
+        dpi = page.native_dpi
+        if im.format == "JPEG" and dpi > max_dpi:
+            # libjpeg decodes at 1/2, 1/4, 1/8 scale for free: never below the target.
+            scale = dpi / max_dpi
+            factor = 1
+            while factor * 2 <= scale and factor < 8:
+                factor *= 2
+            if factor > 1:
+                im.draft(im.mode, (im.width // factor, im.height // factor))
+        im.load()
+        image = _to_rgb_or_l(im)
+        transpose = _EXIF_TRANSPOSE.get(orientation)
+        if transpose is not None:
+            image = image.transpose(transpose)
+        dpi = dpi * image.width / page.width_px
+        return LoadedPage(image=image, dpi=dpi)
+
+
+def _render_pdf_page(page: SourcePage, max_dpi: float) -> LoadedPage:
+    import pypdfium2 as pdfium
+
+    dpi = min(page.native_dpi, max_dpi) if page.native_dpi > 0 else max_dpi
+    doc = pdfium.PdfDocument(page.input.abs_path)
+    try:
+        pdf_page = doc[page.page_index]
+        try:
+            bitmap = pdf_page.render(scale=dpi / 72, may_draw_forms=True, fill_color=(255, 255, 255, 255))
+            image = bitmap.to_pil()
+        finally:
+            pdf_page.close()
+    finally:
+        doc.close()
+    image = _to_rgb_or_l(image)
+    return LoadedPage(image=image, dpi=dpi)
+
+
+def resize_to_dpi(image: Image.Image, dpi_from: float, dpi_to: float) -> Image.Image:
+    """Downsample to dpi_to (never upsample: the source's own resolution is the ceiling)."""
+    if dpi_to >= dpi_from * 0.995:
+        return image
+    w = max(1, round(image.width * dpi_to / dpi_from))
+    h = max(1, round(image.height * dpi_to / dpi_from))
+    # Area averaging: no ringing around strokes, and 3–4× faster than Lanczos on a page.
+    return image.resize((w, h), Image.Resampling.BOX)
+
+
+def upright_original_ok(page: SourcePage) -> bool:
+    """Whether the original stream can go into the PDF unchanged."""
+    return page.input.format in ("jpeg", "pdf")
+
+
+__all__ = [
+    "ImageOps",
+    "LoadedPage",
+    "describe_pages",
+    "exif_orientation",
+    "fit_a4_dpi",
+    "load_page",
+    "resize_to_dpi",
+    "upright_original_ok",
+]

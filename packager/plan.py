@@ -1,0 +1,145 @@
+"""Plan: choose one measured candidate per page so the upload fits the byte budget.
+
+The worst page's quality is what matters (a reviewer rejects the case over one
+unreadable page), so every page first takes the same ladder level — the best level at
+which the whole upload fits — and the bytes left over then buy better levels for the
+pages where they cost least. When even the lowest legible level does not fit, whole
+documents go to the mail, lowest mail priority first: a page is mailed, not degraded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from packager.errors import DoesNotFit
+from packager.model import Document, PageAnalysis, Plan, PlannedDocument
+
+
+@dataclass(frozen=True)
+class Budget:
+    limit_bytes: int
+    fixed_bytes: int  # the photo and anything else already decided
+    declaration_reserve_bytes: int  # reserved only when something is mailed
+    per_file_overhead_bytes: int  # PDF structure of each uploaded file
+    single_file: bool  # legacy profile: all documents in one PDF
+
+
+def levels_of(page: PageAnalysis) -> list[int]:
+    """Candidate index per ladder level (level 0 = best) for one page.
+
+    Level 0 is the original where there is one, else the best rung; level i is rung i,
+    or the original when rung i was dropped for being larger than the original.
+    """
+    by_spool = {c.spool_index: i for i, c in enumerate(page.candidates)}
+    top = max(by_spool)
+    out: list[int] = [by_spool.get(0, by_spool[min(by_spool)])]
+    for level in range(1, top + 1):
+        if level in by_spool:
+            out.append(by_spool[level])
+        else:
+            out.append(out[-1] if 0 not in by_spool else by_spool[0])
+    return out
+
+
+def _choice_at(levels: list[int], level: int) -> int:
+    return levels[min(level, len(levels) - 1)]
+
+
+def _cost(pages: Sequence[PageAnalysis], choice: Sequence[int]) -> int:
+    return sum(p.candidates[c].bytes_ for p, c in zip(pages, choice, strict=True))
+
+
+def plan_budget(documents: Sequence[Document], budget: Budget, file_names: dict[str, str]) -> Plan:
+    """Decide destination and per-page encoding for every document."""
+    upload = [d for d in documents if d.pages]
+    mailed: list[tuple[Document, str]] = []
+    while True:
+        reserve = budget.declaration_reserve_bytes if mailed else 0
+        files = 1 if budget.single_file else len(upload)
+        available = budget.limit_bytes - budget.fixed_bytes - reserve - files * budget.per_file_overhead_bytes
+        result = _fit(upload, available)
+        if result is not None:
+            level, choices = result
+            break
+        if not upload:
+            raise DoesNotFit(
+                f"the photo and the declaration alone exceed the limit of {budget.limit_bytes:,} bytes"
+            )
+        victim = min(upload, key=lambda d: (d.kind.mail_priority, -_floor_bytes(d), d.key))
+        upload.remove(victim)
+        mailed.append(
+            (
+                victim,
+                f"the upload cannot hold every document legibly (≥ the profile's minimum dpi) within "
+                f"{budget.limit_bytes:,} bytes; this one has the lowest mail priority "
+                f"({victim.kind.mail_priority}) and needs {_floor_bytes(victim):,} bytes at its most compact",
+            )
+        )
+    chosen = dict(zip((d.key for d in upload), choices, strict=True))
+    planned = []
+    for d in documents:
+        if d.key in chosen:
+            planned.append(PlannedDocument(d, "upload", chosen[d.key], file_names[d.key]))
+        elif any(d is m for m, _ in mailed):
+            reason = next(r for m, r in mailed if m is d)
+            planned.append(PlannedDocument(d, "mail", tuple(0 for _ in d.pages), file_names[d.key], reason))
+    reserved = budget.limit_bytes - available
+    return Plan(
+        limit_bytes=budget.limit_bytes,
+        budget_bytes=available,
+        reserved_bytes=reserved,
+        documents=tuple(planned),
+        level=level,
+    )
+
+
+def _floor_bytes(doc: Document) -> int:
+    return sum(min(c.bytes_ for c in p.candidates) for p in doc.pages)
+
+
+def _fit(docs: Sequence[Document], available: int) -> tuple[int, list[tuple[int, ...]]] | None:
+    """(uniform level, per-document choices) filling `available` best, or None."""
+    pages = [p for d in docs for p in d.pages]
+    if not pages:
+        return (0, [()] * len(docs)) if available >= 0 else None
+    levels = [levels_of(p) for p in pages]
+    depth = max(len(lv) for lv in levels)
+    for level in range(depth):
+        choice = [_choice_at(lv, level) for lv in levels]
+        if _cost(pages, choice) <= available:
+            break
+    else:
+        return None
+    choice = _spend_leftover(pages, levels, choice, level, available)
+    out: list[tuple[int, ...]] = []
+    i = 0
+    for d in docs:
+        out.append(tuple(choice[i : i + len(d.pages)]))
+        i += len(d.pages)
+    return level, out
+
+
+def _spend_leftover(
+    pages: Sequence[PageAnalysis], levels: list[list[int]], choice: list[int], level: int, available: int
+) -> list[int]:
+    """Upgrade pages one level at a time, cheapest upgrades first, while the budget allows."""
+    choice = list(choice)
+    left = available - _cost(pages, choice)
+    for better in range(level - 1, -1, -1):
+        steps = []
+        for i, (p, lv) in enumerate(zip(pages, levels, strict=True)):
+            new = _choice_at(lv, better)
+            delta = p.candidates[new].bytes_ - p.candidates[choice[i]].bytes_
+            if new != choice[i] and delta > 0:
+                steps.append((delta, i, new))
+        steps.sort()
+        upgraded = False
+        for delta, i, new in steps:
+            if delta <= left:
+                choice[i] = new
+                left -= delta
+                upgraded = True
+        if not upgraded:
+            break
+    return choice
