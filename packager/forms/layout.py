@@ -16,13 +16,12 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from reportlab.graphics.barcode import qrencoder
-from reportlab.graphics.barcode.qr import QrCodeWidget
-from reportlab.graphics.shapes import Drawing
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageTemplate, Paragraph, Spacer, Table, TableStyle
 
@@ -136,6 +135,23 @@ class CheckBox(Flowable):
             c.drawPath(path, stroke=1, fill=0)
 
 
+class TextLine(Flowable):
+    """One line of text drawn as given: Paragraph would collapse the ideographic spaces
+    of a fill-in date such as '　　　　年　　月　　日'."""
+
+    def __init__(self, text: str, font: str, size: float) -> None:
+        super().__init__()
+        self.text = text
+        self.font = font
+        self.size = size
+        self.width = pdfmetrics.stringWidth(text, font, size)
+        self.height = size * 1.3
+
+    def draw(self) -> None:
+        self.canv.setFont(self.font, self.size)
+        self.canv.drawString(0, self.size * 0.3, self.text)
+
+
 class Rule(Flowable):
     """A horizontal line to write on (signature, a receipt number still unknown)."""
 
@@ -149,20 +165,43 @@ class Rule(Flowable):
         self.canv.line(0, 1, self.width, 1)
 
 
-def qr_code(value: str, size: float) -> Drawing:
-    """A QR code of `value`; non-ASCII text as UTF-8 bytes announced by ECI 26 (UTF-8)."""
-    if value.isascii():
-        data: Any = value
-    else:
-        # Without the ECI header readers guess the byte encoding, and Japanese-locale
-        # readers guess Shift_JIS: 福オン… would scan as mojibake.
-        data = [qrencoder.QRECI(26), qrencoder.QR8bitByte(value)]
-    widget = QrCodeWidget(data, barLevel="M", barBorder=4)
-    widget.barWidth = size
-    widget.barHeight = size
-    drawing = Drawing(size, size)
-    drawing.add(widget)
-    return drawing
+class QrCode(Flowable):
+    """A QR code of `value`, drawn as filled rectangles with a 4-module quiet zone.
+
+    Drawn directly (not as a reportlab Drawing): the graphics renderer sets its default
+    font, Helvetica, which would then sit unembedded in the PDF.
+    """
+
+    def __init__(self, value: str, size: float) -> None:
+        super().__init__()
+        self.value = value
+        self.width = self.height = size
+        qr = qrencoder.QRCode(None, qrencoder.QRErrorCorrectLevel.M)
+        if value.isascii():
+            qr.addData(value)
+        else:
+            # Without the ECI header readers guess the byte encoding, and Japanese-locale
+            # readers guess Shift_JIS: 福オン… would scan as mojibake. ECI 26 = UTF-8.
+            qr.addData(qrencoder.QRECI(26))
+            qr.addData(qrencoder.QR8bitByte(value))
+        qr.make()
+        self.modules: list[list[bool]] = [[bool(m) for m in row] for row in qr.modules]
+
+    def draw(self) -> None:
+        count = len(self.modules)
+        border = 4
+        box = self.width / (count + 2 * border)
+        c = self.canv
+        c.setFillColor(colors.black)
+        for r, row in enumerate(self.modules):
+            y = self.height - (r + border + 1) * box
+            c_start = None
+            for col, dark in enumerate([*row, False]):
+                if dark and c_start is None:
+                    c_start = col
+                elif not dark and c_start is not None:
+                    c.rect((c_start + border) * box, y, (col - c_start) * box, box, stroke=0, fill=1)
+                    c_start = None
 
 
 def ruled_table(
