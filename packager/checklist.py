@@ -761,3 +761,41 @@ def all_applications() -> list[tuple[str, str, str]]:
             refusal = find_refusal(CaseInfo(application=application, status=status))
             rows.append((application, status, refusal.reason if refusal else "online"))
     return rows
+
+
+def report_json(report: ChecklistReport) -> dict[str, Any]:
+    """The checklist section of manifest.json: for scripts, plus `text` as `check` prints it."""
+    from packager.profiles_cli import render_checklist_report  # rendering builds on this module
+
+    c = report.checklist
+    return {
+        "application": c.application,
+        "status": c.status,
+        "title_ja": c.title_ja,
+        "title_en": c.title_en,
+        "employer_category": c.employer_category,
+        "with": list(c.with_),
+        "source": c.source,
+        "checked": c.checked.isoformat() if c.checked else None,
+        "detailed": c.detailed,
+        "ready": report.ready,
+        "entries": [
+            {
+                "kind": r.entry.kind,
+                "name_ja": r.entry.name_ja,
+                "name_en": r.entry.name_en,
+                "required": r.entry.required,
+                "condition": r.entry.condition,
+                "issued_within_months": r.entry.issued_within_months,
+                "unconfirmed": r.entry.unconfirmed,
+                "files": list(r.files),
+            }
+            for r in report.entries
+        ],
+        "missing_required": [e.kind for e in report.missing_required],
+        "unlisted": {kind: list(files) for kind, files in report.unlisted},
+        "unclassified": list(report.unclassified),
+        "notes": list(c.notes),
+        "unconfirmed": list(c.unconfirmed),
+        "text": render_checklist_report(report),
+    }
