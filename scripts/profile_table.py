@@ -33,17 +33,18 @@ class MarkerError(ValueError):
 
 
 def has_markers(text: str) -> bool:
-    return START in text and END in text
+    """Either marker counts: a README with only one of them is an error, not silently skipped."""
+    return START in text or END in text
 
 
 def rewrite(text: str, table: str) -> str:
     """`text` with everything between the markers replaced by `table` (markers kept)."""
     if text.count(START) != 1 or text.count(END) != 1:
         raise MarkerError(f"need exactly one {START} and one {END}")
+    if text.index(END) < text.index(START):
+        raise MarkerError(f"{END} comes before {START}")
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)
-    if END in head:
-        raise MarkerError(f"{END} comes before {START}")
     return f"{head}{START}\n{table.rstrip()}\n{END}{tail}"
 
 
