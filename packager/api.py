@@ -7,6 +7,7 @@ The CLI and the watcher are thin faces over `package`, `check` and `stamp`.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import multiprocessing
 import os
 import shutil
@@ -27,6 +28,7 @@ from packager.model import (
     OutputFile,
     OutputPage,
     PageAnalysis,
+    Plan,
     Rejection,
     SourcePage,
 )
@@ -102,8 +104,11 @@ def _order_kinds(case: CaseInfo) -> dict[str, tuple[int, int]]:
     return order
 
 
+DEFAULT_OPTIONS = BuildOptions()
+
+
 def package(
-    case_dir: Path, out_dir: Path, options: BuildOptions = BuildOptions(), *, progress: ProgressFn | None = None
+    case_dir: Path, out_dir: Path, options: BuildOptions = DEFAULT_OPTIONS, *, progress: ProgressFn | None = None
 ) -> BuildResult:
     """Build OUT from CASE_DIR. Raises PackagerError subclasses for whole-case failures."""
     case_dir, out_dir = Path(case_dir), Path(out_dir)
@@ -234,15 +239,21 @@ def _package(
             per_file_overhead_bytes=budget.per_file_overhead_bytes,
             single_file=budget.single_file,
         )
-    outputs.remove_stale(out_dir, old_outputs, [o.path for o, _ in written] + [e.get("pristine", "") for _, e in written])
+    new_paths = [o.path for o, _ in written] + [e["pristine"] for _, e in written if "pristine" in e]
+    outputs.remove_stale(out_dir, old_outputs, new_paths)
 
     # ---- manifest, last
     accepted = [(inp, "") for inp in intake_result.inputs if inp.path not in failed_inputs]
     mailed = [
-        {"document": d.document.key, "title": d.document.title, "file": f"{outputs.MAIL}/{d.file_name}", "reason": d.reason}
+        {"document": d.document.key, "title": d.document.title, "file": f"{outputs.MAIL}/{d.file_name}",
+         "reason": d.reason}
         for d in the_plan.mailed
     ]
-    checklist_json = _checklist_json(case, {inp.kind: [inp.path] for inp in intake_result.inputs})
+    found: dict[str, list[str]] = {}
+    for inp in intake_result.inputs:
+        if inp.path not in failed_inputs:
+            found.setdefault(inp.kind, []).append(inp.path)
+    checklist_json = _checklist_json(case, found)
     manifest = outputs.build_manifest(
         profile=system.name,
         limit_bytes=limit,
@@ -298,7 +309,8 @@ def _group_documents(
         order, priority = ordering.get(base.key, (base.order, base.mail_priority))
         kind = DocumentKind(base.key, base.name_ja, base.name_en, order, priority, base.colour, base.aliases)
         page_list = tuple(p for inp in doc_inputs for p in analyses[inp.path])
-        docs.append(Document(key=key, kind=kind, title=_document_title(kind, key, doc_inputs), inputs=tuple(doc_inputs), pages=page_list))
+        title = _document_title(kind, key, doc_inputs)
+        docs.append(Document(key=key, kind=kind, title=title, inputs=tuple(doc_inputs), pages=page_list))
     docs.sort(key=lambda d: (d.kind.order, d.key))
     return docs
 
@@ -316,9 +328,109 @@ def _summaries(planned: Sequence[plan.PlannedDocument]) -> list[DocumentSummary]
     ]
 
 
+def _page_records(d: plan.PlannedDocument, spool: Path) -> tuple[list[Path], list[OutputPage]]:
+    """The spooled one-page PDFs a planned upload document is made of, and their records."""
+    paths, records = [], []
+    for analysis, choice in zip(d.document.pages, d.choice, strict=True):
+        cand = analysis.candidates[choice]
+        paths.append(encode.spool_path(spool, analysis.spool_key, cand.spool_index))
+        records.append(
+            OutputPage(analysis.page.input.path, analysis.page.page_index, cand.encoding.label, cand.dpi, cand.bytes_)
+        )
+    return paths, records
+
+
+def _names(d: plan.PlannedDocument) -> dict[str, Any]:
+    return {"name_ja": d.document.kind.name_ja, "name_en": d.document.kind.name_en}
+
+
+def _write_upload(
+    out_dir: Path, the_plan: Plan, system: SystemProfile, spool: Path
+) -> list[tuple[OutputFile, dict[str, Any]]]:
+    written = []
+    if system.mode == "single-pdf":
+        groups = [("application-documents", "申請資料一式 Application documents", the_plan.uploaded)]
+        groups = [g for g in groups if g[2]]
+        rel_names = {"application-documents": f"{outputs.UPLOAD}/application-documents.pdf"}
+    else:
+        groups = [(d.document.key, d.document.title, (d,)) for d in the_plan.uploaded]
+        rel_names = {d.document.key: f"{outputs.UPLOAD}/{d.file_name}" for d in the_plan.uploaded}
+    for key, title, docs in groups:
+        paths: list[Path] = []
+        records: list[OutputPage] = []
+        for d in docs:
+            p, r = _page_records(d, spool)
+            paths += p
+            records += r
+        o = outputs.write_output(
+            out_dir,
+            rel_names[key],
+            lambda f, paths=paths, title=title: assemble.assemble_pdf(paths, title, f),
+            destination="upload",
+            document=key,
+            title=title,
+            pages=records,
+        )
+        written.append((o, _names(docs[0]) if len(docs) == 1 else {}))
+    return written
+
+
+def _write_mail(
+    out_dir: Path, the_plan: Plan, case: CaseInfo, jobs: int
+) -> list[tuple[OutputFile, dict[str, Any]]]:
+    """Mailed documents at the source's full quality, each with a pristine copy for `stamp`."""
+    written = []
+    for d in the_plan.mailed:
+        page_pdfs = list(_mail_pages([(a.page, a.page_class) for a in d.document.pages], jobs))
+        records = [
+            OutputPage(
+                a.page.input.path,
+                a.page.page_index,
+                "original" if encode.original_possible(a.page) else "lossless",
+                round(a.page.native_dpi, 1),
+                len(b),
+            )
+            for a, b in zip(d.document.pages, page_pdfs, strict=True)
+        ]
+        buf = io.BytesIO()
+        assemble.assemble_pdf(page_pdfs, d.document.title, buf)
+        pristine = f"{outputs.PRISTINE}/{d.file_name}"
+        common = {"destination": "mail", "document": d.document.key, "title": d.document.title}
+        outputs.write_output(out_dir, pristine, buf.getvalue(), **common)
+        o = outputs.write_output(out_dir, f"{outputs.MAIL}/{d.file_name}", buf.getvalue(), pages=records, **common)
+        written.append((o, {**_names(d), "pristine": pristine, "reason": d.reason}))
+    return written
+
+
+def _write_forms(
+    out_dir: Path, the_plan: Plan, case: CaseInfo
+) -> list[tuple[OutputFile, dict[str, Any]]]:
+    """The declaration (uploaded: its bytes count) and the cover sheet, when something is mailed."""
+    if not the_plan.mailed:
+        return []
+    on = _form_date(case)
+    mailed = _summaries(the_plan.mailed)
+    declaration = _render_declaration(case, _summaries(the_plan.uploaded), mailed, on)
+    cover = _render_cover_sheet(case, mailed, None, None, on)
+    d_title = ("資料添付に係る申告書", "Declaration Regarding Attached Documents")
+    c_title = ("送付状", "Cover sheet")
+    d = outputs.write_output(
+        out_dir, f"{outputs.UPLOAD}/00-declaration.pdf", declaration,
+        destination="upload", document="declaration", title=" ".join(d_title),
+    )
+    c = outputs.write_output(
+        out_dir, f"{outputs.MAIL}/00-cover-sheet.pdf", cover,
+        destination="mail", document="cover-sheet", title=" ".join(c_title),
+    )
+    return [
+        (d, {"name_ja": d_title[0], "name_en": d_title[1]}),
+        (c, {"name_ja": c_title[0], "name_en": c_title[1]}),
+    ]
+
+
 def _write_outputs(
     out_dir: Path,
-    the_plan: Any,
+    the_plan: Plan,
     system: SystemProfile,
     case: CaseInfo,
     photo_bytes: bytes,
@@ -326,97 +438,15 @@ def _write_outputs(
     spool: Path,
     jobs: int,
 ) -> list[tuple[OutputFile, dict[str, Any]]]:
-    written: list[tuple[OutputFile, dict[str, Any]]] = []
-    today = _form_date(case)
-
-    def page_records(d: Any) -> tuple[list[Path], list[OutputPage]]:
-        paths, records = [], []
-        for analysis, choice in zip(d.document.pages, d.choice, strict=True):
-            cand = analysis.candidates[choice]
-            paths.append(encode.spool_path(spool, analysis.spool_key, cand.spool_index))
-            records.append(
-                OutputPage(
-                    source=analysis.page.input.path,
-                    source_page=analysis.page.page_index,
-                    encoding=cand.encoding.label,
-                    dpi=cand.dpi,
-                    bytes_=cand.bytes_,
-                )
-            )
-        return paths, records
-
-    uploaded = the_plan.uploaded
-    if system.mode == "single-pdf" and uploaded:
-        all_paths: list[Path] = []
-        all_records: list[OutputPage] = []
-        for d in uploaded:
-            p, r = page_records(d)
-            all_paths += p
-            all_records += r
-        title = "申請資料一式 Application documents"
-        rel = f"{outputs.UPLOAD}/application-documents.pdf"
-        o = outputs.write_output(
-            out_dir, rel, lambda f: assemble.assemble_pdf(all_paths, title, f),
-            destination="upload", document="application-documents", title=title, pages=all_records,
-        )
-        written.append((o, {}))
-    else:
-        for d in uploaded:
-            paths, records = page_records(d)
-            rel = f"{outputs.UPLOAD}/{d.file_name}"
-            o = outputs.write_output(
-                out_dir, rel, lambda f, paths=paths, title=d.document.title: assemble.assemble_pdf(paths, title, f),
-                destination="upload", document=d.document.key, title=d.document.title, pages=records,
-            )
-            written.append((o, {"name_ja": d.document.kind.name_ja, "name_en": d.document.kind.name_en}))
-    if photo_bytes:
+    written = _write_upload(out_dir, the_plan, system, spool)
+    if photo_bytes and photo_page is not None:
         o = outputs.write_output(
             out_dir, f"{outputs.UPLOAD}/photo.jpg", photo_bytes, destination="upload", document="photo",
-            title="写真 ID photo",
-            pages=[OutputPage(photo_page.input.path if photo_page else "", 0, "jpeg-photo", 0.0, len(photo_bytes))],
+            title="写真 ID photo", pages=[OutputPage(photo_page.input.path, 0, "jpeg-photo", 0.0, len(photo_bytes))],
         )
         written.append((o, {"name_ja": "写真", "name_en": "ID photo"}))
-
-    mailed = the_plan.mailed
-    if mailed:
-        for d in mailed:
-            items = [(a.page, a.page_class) for a in d.document.pages]
-            page_pdfs = list(_mail_pages(items, jobs))
-            records = [
-                OutputPage(a.page.input.path, a.page.page_index, "original" if encode.original_possible(a.page) else "lossless", round(a.page.native_dpi, 1), len(b))
-                for a, b in zip(d.document.pages, page_pdfs, strict=True)
-            ]
-            pristine_rel = f"{outputs.PRISTINE}/{d.file_name}"
-            data_holder: dict[str, bytes] = {}
-
-            def write_doc(f: Any, page_pdfs: list[bytes] = page_pdfs, title: str = d.document.title) -> None:
-                import io
-
-                buf = io.BytesIO()
-                assemble.assemble_pdf(page_pdfs, title, buf)
-                data_holder["pdf"] = buf.getvalue()
-                f.write(data_holder["pdf"])
-
-            o = outputs.write_output(
-                out_dir, f"{outputs.MAIL}/{d.file_name}", write_doc,
-                destination="mail", document=d.document.key, title=d.document.title, pages=records,
-            )
-            outputs.write_output(out_dir, pristine_rel, data_holder["pdf"], destination="mail", document=d.document.key, title=d.document.title)
-            written.append((o, {"name_ja": d.document.kind.name_ja, "name_en": d.document.kind.name_en, "pristine": pristine_rel, "reason": d.reason}))
-        up_summaries = _summaries(uploaded)
-        mail_summaries = _summaries(mailed)
-        declaration = _render_declaration(case, up_summaries, mail_summaries, today)
-        o = outputs.write_output(
-            out_dir, f"{outputs.UPLOAD}/00-declaration.pdf", declaration, destination="upload",
-            document="declaration", title="資料添付に係る申告書 Declaration Regarding Attached Documents",
-        )
-        written.append((o, {"name_ja": "資料添付に係る申告書", "name_en": "Declaration Regarding Attached Documents"}))
-        cover = _render_cover_sheet(case, mail_summaries, None, None, today)
-        o = outputs.write_output(
-            out_dir, f"{outputs.MAIL}/00-cover-sheet.pdf", cover, destination="mail",
-            document="cover-sheet", title="送付状 Cover sheet",
-        )
-        written.append((o, {"name_ja": "送付状", "name_en": "Cover sheet"}))
+    written += _write_mail(out_dir, the_plan, case, jobs)
+    written += _write_forms(out_dir, the_plan, case)
     return written
 
 
@@ -456,13 +486,17 @@ def _form_date(case: CaseInfo) -> dt.date:
     return dt.date.today()
 
 
-def _render_declaration(case: CaseInfo, uploaded: list[DocumentSummary], mailed: list[DocumentSummary], on: dt.date) -> bytes:
+def _render_declaration(
+    case: CaseInfo, uploaded: list[DocumentSummary], mailed: list[DocumentSummary], on: dt.date
+) -> bytes:
     from packager.forms.declaration import render_declaration
 
     return render_declaration(case, uploaded, mailed, on)
 
 
-def _render_cover_sheet(case: CaseInfo, mailed: list[DocumentSummary], receipt: str | None, filed: dt.date | None, on: dt.date) -> bytes:
+def _render_cover_sheet(
+    case: CaseInfo, mailed: list[DocumentSummary], receipt: str | None, filed: dt.date | None, on: dt.date
+) -> bytes:
     from packager.forms.cover import render_cover_sheet
 
     return render_cover_sheet(case, mailed, receipt, filed, on)
