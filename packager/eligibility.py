@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from packager.checklist import (
     CASE_SOURCE,
+    ApplicationType,
     StatusRef,
     case_employer_category,
     case_with,
@@ -111,13 +112,17 @@ def _check_consistency(application: str, status: StatusRef | None, current: Stat
         )
 
 
-def _reversed_hint(app: object, status: StatusRef | None, current: StatusRef | None, refused: StatusRef) -> str:
+def _reversed_hint(
+    app: ApplicationType | None, status: StatusRef | None, current: StatusRef | None, refused: StatusRef
+) -> str:
     """A change INTO a refused status with an online current status is most likely written backwards."""
-    if refused is status and current is not None and current.kind == "online" and getattr(app, "key", "") == "change":
+    if app is None or app.key != "change" or refused is not status:
+        return ""
+    if current is not None and current.kind == "online":
         return (
             f"if {refused.key!r} is the status held now, note that `status` names the DESIRED new status "
             f"and `current_status` the current one"
         )
-    if refused is status and current is None and getattr(app, "key", "") == "change":
+    if current is None:
         return "`status` names the DESIRED new status; give the one held now as current_status"
     return ""
