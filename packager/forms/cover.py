@@ -69,15 +69,16 @@ def render_cover_sheet(
             [para(common.date_ja(on_date), st.cell_right), para(common.date_en(on_date), st.small_right)],
         )
     )
-    story += [Spacer(1, 4 * mm), _sender_block(tx, sender, st)]
-    story += [Spacer(1, 8 * mm), para(tx.title_ja, st.title), Spacer(1, 1 * mm), para(tx.title_en, st.subtitle)]
-    story += [Spacer(1, 7 * mm), *pair(tx.greeting_ja, tx.greeting_en, st.body, st.body_en)]
-    story += [Spacer(1, 5 * mm), para(tx.ki, st.cell_centre), Spacer(1, 4 * mm)]
+    story += [Spacer(1, 2 * mm), _sender_block(tx, sender, st)]
+    story += [Spacer(1, 5 * mm), para(tx.title_ja, st.title), Spacer(1, 1 * mm), para(tx.title_en, st.subtitle)]
+    story += [Spacer(1, 5 * mm), *pair(tx.greeting_ja, tx.greeting_en, st.body, st.body_en)]
+    story += [Spacer(1, 3 * mm), para(tx.ki, st.cell_centre), Spacer(1, 3 * mm)]
     story.append(_receipt_box(tx, common, receipt, filing_date, st))
-    story += [Spacer(1, 5 * mm), case_table(case, common, st)]
+    story += [Spacer(1, 4 * mm), case_table(case, common, st)]
     table = document_table(mailed, common, st, with_file=False)
-    story += [Spacer(1, 5 * mm), KeepTogether([*heading(tx.enclosed_heading_ja, tx.enclosed_heading_en, st), table])]
-    story += [Spacer(1, 4 * mm), para(tx.ijou, st.cell_right)]
+    closing = [Spacer(1, 3 * mm), para(tx.ijou, st.cell_right)]
+    story += [Spacer(1, 4 * mm), KeepTogether([*heading(tx.enclosed_heading_ja, tx.enclosed_heading_en, st), table,
+                                               *closing])]
     title = f"{tx.title_ja}  {tx.title_en}"
     footer = f"{title}  {receipt}" if receipt else title
     return build_pdf(story, title=title, footer=footer, page_of=common.labels.page_of)
@@ -118,13 +119,14 @@ def _receipt_box(
             [
                 FONT_COMMAND,
                 ("BOX", (0, 0), (-1, -1), 1.5, colors.black),
-                ("LINEBELOW", (0, 0), (1, 0), 0.5, colors.grey),
+                # Under the number only: the QR code (when there is one) spans both rows.
+                ("LINEBELOW", (0, 0), (1 if receipt else -1, 0), 0.5, colors.grey),
                 ("SPAN", (2, 0), (2, 1)),
                 ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
                 ("ALIGN", (2, 0), (2, 1), "CENTER"),
                 ("LEFTPADDING", (0, 0), (-1, -1), 3 * mm),
-                ("TOPPADDING", (0, 0), (-1, -1), 3 * mm),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 3 * mm),
+                ("TOPPADDING", (0, 0), (-1, -1), 2 * mm),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 2 * mm),
             ]
         )
     )
