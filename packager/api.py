@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packager import assemble, encode, intake, outputs, pages, plan
 from packager.errors import DoesNotFit, ExitCode, NothingToPackage
@@ -34,6 +34,9 @@ from packager.model import (
 )
 from packager.options import BuildOptions
 from packager.profiles import SystemProfile, load_kinds, load_system_profile
+
+if TYPE_CHECKING:  # imported lazily at call time: forms pull in reportlab
+    from packager.forms.stamp import StampResult
 
 # progress(stage, done, total): called from the main process only.
 ProgressFn = Callable[[str, int, int], None]
@@ -507,7 +510,7 @@ def _first_line(e: BaseException) -> str:
     return lines[0][:160] if lines else type(e).__name__
 
 
-def stamp(out_dir: Path, receipt: str, filing_date: dt.date | None = None) -> Any:
+def stamp(out_dir: Path, receipt: str, filing_date: dt.date | None = None) -> StampResult:
     """Stamp the mailed set in OUT with the application receipt number."""
     from packager.forms.stamp import stamp_case
 
