@@ -177,6 +177,9 @@ class WorkArea:
         except FileNotFoundError:
             shutil.rmtree(work, ignore_errors=True)
             return None
+        except OSError:
+            shutil.rmtree(work, ignore_errors=True)  # e.g. no permission to move it: the case stays in INBOX
+            raise
         self._crash_at("claim.renamed")
         journal["state"] = "claimed"
         self.write_journal(work, journal)

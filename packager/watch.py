@@ -379,7 +379,12 @@ class Watcher:
             return None  # claim only what a worker can start now: the rest stays safely in INBOX
         by = "READY" if snap.has_ready else ("loose-file" if name in self._ready_now else "settled")
         self.log("ready", name, by=by, files=snap.content_count)
-        work = self.area.claim(name)
+        try:
+            work = self.area.claim(name)
+        except OSError as e:
+            self.cases.forget(name)  # try again after another settle time, but say it once
+            self._report_once("skipped", name, f"cannot claim: {e.strerror}; check permissions on INBOX")
+            return None
         self._forget(name)
         if work is None:
             return None
@@ -397,7 +402,11 @@ class Watcher:
         if not self.cases.observe(key, snap.entries):
             return None
         self.cases.forget(key)
-        case = self.area.wrap_loose(name)
+        try:
+            case = self.area.wrap_loose(name)
+        except OSError as e:
+            self._report_once("skipped", name, f"cannot move the loose file into a case folder: {e.strerror}")
+            return None
         self._pending.discard(name)
         if case is not None:
             self.log("loose-wrapped", case, file=name)
@@ -525,8 +534,11 @@ class Watcher:
             for job in self.recover() + self.scan():
                 self.jobs.put(job)
             while not stop.is_set():
-                for job in self.poll():
-                    self.jobs.put(job)
+                try:
+                    for job in self.poll():
+                        self.jobs.put(job)
+                except Exception as e:  # nothing in one folder may stop the service; the next tick retries
+                    self.log("error", reason=f"{type(e).__name__}: {e}")
                 with contextlib.suppress(queue.Empty):
                     item = self.events.get(timeout=max(0.05, self.next_wait()))
                     if item != _WAKE:
