@@ -330,6 +330,8 @@ class WorkArea:
 
     def _mark_failed(self, work: Path, journal: dict[str, Any], reason: str) -> None:
         journal["state"] = "failed"
+        # The library names the files it read, which are in the work area; name the case instead.
+        reason = reason.replace(str(work / "case"), str(journal["case"]))
         journal["reason"] = " ".join(reason.split())[:2000]  # one line, bounded
         journal.setdefault("exit_code", 1)
         # Chosen before anything is written, so a restart does not mistake our file for an input.
