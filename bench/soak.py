@@ -2,7 +2,7 @@
 
     python bench/soak.py                    # 30 cases, ≥10 SIGKILLs, inotify, the real library
     python bench/soak.py --polling          # the same with watchdog's PollingObserver
-    python bench/soak.py --kills 0          # clean throughput (cases per minute)
+    python bench/soak.py --kills 0 --prefill   # throughput of the watcher alone (cases per minute)
     python bench/soak.py --fake-package     # the watcher with a stand-in library (tests the watcher alone)
 
 The producer writes each case file by file in small chunks with pauses, as a scanner does; half
@@ -216,10 +216,13 @@ def soak(args: argparse.Namespace) -> int:
     rng = random.Random(args.seed)
     cmd = watcher_cmd(args, inbox, outbox)
     print(f"soak: {base}  watcher: {' '.join(cmd)}", flush=True)
+    prod = Producer(inbox, args.cases, args.seed)
+    if args.prefill:  # measure the watcher alone: every case is waiting when it starts
+        prod.run()
     t0 = time.monotonic()
     proc = start(cmd, log)
-    prod = Producer(inbox, args.cases, args.seed)
-    prod.start()
+    if not args.prefill:
+        prod.start()
     kills = 0
     while kills < args.kills:
         time.sleep(rng.uniform(args.kill_min, args.kill_max))
@@ -228,7 +231,8 @@ def soak(args: argparse.Namespace) -> int:
         kills += 1
         time.sleep(rng.uniform(0, 0.5))
         proc = start(cmd, log)
-    prod.join()
+    if not args.prefill:
+        prod.join()
     if prod.error:
         raise prod.error
     expected = len(prod.good) + len(prod.bad)
@@ -256,7 +260,7 @@ def soak(args: argparse.Namespace) -> int:
     print(f"cases: {len(prod.good)} good + {len(prod.bad)} bad, {kills} SIGKILLs, "
           f"observer={'polling' if args.polling else 'native'}, library={'fake' if args.fake_package else 'real'}")
     print(f"finished {finished()}/{expected} in {elapsed:.1f} s: {expected / elapsed * 60:.1f} cases/minute "
-          "(producer pauses and restarts included)")
+          + ("(all cases waiting at start)" if args.prefill else "(producer pauses and restarts included)"))
     print(f"idle watcher: {idle_cpu:.2f} % CPU over {args.idle_seconds:.0f} s, RSS {rss:.1f} MB; log {n_log} lines")
     for p in problems:
         print("FAIL:", p)
@@ -311,6 +315,7 @@ def main() -> int:
     p.add_argument("--settle", type=float, default=2.0)
     p.add_argument("--polling", action="store_true")
     p.add_argument("--fake-package", action="store_true")
+    p.add_argument("--prefill", action="store_true", help="write every case before the watcher starts")
     p.add_argument("--jobs", type=int, default=1, help="--jobs passed to the watcher's library call")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--timeout", type=float, default=600)
