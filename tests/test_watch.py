@@ -356,3 +356,29 @@ def test_serve_returns_zero_when_stopped(boxes: tuple[Path, Path], monkeypatch: 
     stop = threading.Event()
     stop.set()
     assert serve(inbox, outbox, options=BuildOptions(), settle_seconds=1, stop=stop) == 0
+
+
+@pytest.mark.slow
+def test_serve_packages_with_the_real_library_and_stops_on_sigterm(boxes: tuple[Path, Path]) -> None:
+    import signal
+
+    from PIL import Image, ImageDraw
+
+    inbox, outbox = boxes
+    im = Image.new("L", (1654, 2339), 255)
+    ImageDraw.Draw(im).text((100, 100), "Certificate of employment", fill=0)
+    (inbox / "yamada").mkdir()
+    im.save(inbox / "yamada" / "p1.jpg", quality=80, dpi=(200, 200))
+    (inbox / "yamada" / "READY").write_bytes(b"")
+
+    def terminate_when_done() -> None:
+        wait_for(lambda: (outbox / "yamada" / "manifest.json").exists(), timeout=120)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    t = threading.Thread(target=terminate_when_done)
+    t.start()
+    assert serve(inbox, outbox, options=BuildOptions(jobs=1), settle_seconds=0.2) == 0  # in the main thread
+    t.join()
+    assert (outbox / "yamada" / "originals" / "p1.jpg").exists()
+    assert list(inbox.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers restored
