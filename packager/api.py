@@ -11,9 +11,10 @@ import io
 import multiprocessing
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +57,15 @@ class BuildResult:
     manifest: dict[str, Any]
 
 
+def _mp_context() -> multiprocessing.context.BaseContext:
+    """fork when this process has one thread (fast, and no re-import of the caller's
+    __main__); forkserver when it has more (the watcher), since fork() copies locks held
+    by other threads and can deadlock the child."""
+    if threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("forkserver")
+
+
 def _map_pages(tasks: Sequence[encode.PageTask], jobs: int, progress: ProgressFn | None) -> Iterator[Any]:
     """Run analyse_page over tasks in order, in worker processes when jobs > 1."""
     total = len(tasks)
@@ -65,9 +75,7 @@ def _map_pages(tasks: Sequence[encode.PageTask], jobs: int, progress: ProgressFn
             if progress:
                 progress("pages", i, total)
         return
-    # forkserver: the watcher calls this from a thread, and fork() with threads can deadlock.
-    ctx = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context()) as pool:
         for i, result in enumerate(pool.map(encode.analyse_page, tasks, chunksize=1), 1):
             yield result
             if progress:
@@ -78,8 +86,7 @@ def _mail_pages(items: Sequence[tuple[SourcePage, Any]], jobs: int) -> Iterable[
     args = [(p, c) for p, c in items]
     if jobs <= 1 or len(args) <= 1:
         return (encode.mail_page_pdf(p, c) for p, c in args)
-    ctx = multiprocessing.get_context("forkserver")
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context())
     try:
         return list(pool.map(_mail_page_star, args, chunksize=1))
     finally:
@@ -181,6 +188,7 @@ def _package(
                     colour_hint=kind.colour,
                     spool_dir=spool,
                     keep_blank=options.keep_blank_pages,
+                    rungs=(1,),
                 )
             )
 
@@ -225,6 +233,10 @@ def _package(
         per_file_overhead_bytes=system.per_file_overhead_bytes,
         single_file=system.mode == "single-pdf",
     )
+
+    # ---- the lower rungs, only when the best rung of every page does not fit
+    if not plan.fits_without_mail(documents, budget):
+        documents = _encode_lower_rungs(documents, tasks, system, jobs, progress)
 
     # ---- plan, write, measure on disk; tighten and redo if the measurement disagrees
     written: list[tuple[OutputFile, dict[str, Any]]] = []
@@ -292,6 +304,30 @@ def _package(
         exit_code=ExitCode.INPUTS_REJECTED if rejections else ExitCode.OK,
         manifest=manifest,
     )
+
+
+def _encode_lower_rungs(
+    documents: list[Document],
+    tasks: Sequence[encode.PageTask],
+    system: SystemProfile,
+    jobs: int,
+    progress: ProgressFn | None,
+) -> list[Document]:
+    """Second pass: encode every remaining rung of the pages whose ladder has more than one."""
+    by_key = {t.task_id: t for t in tasks}
+    second: list[encode.PageTask] = []
+    for d in documents:
+        for a in d.pages:
+            ladder = system.ladders[a.page_class.name]
+            if len(ladder) > 1:
+                second.append(replace(by_key[a.spool_key], rungs=tuple(range(2, len(ladder) + 1)), known=a))
+    done: dict[str, PageAnalysis] = {}
+    for result in _map_pages(second, jobs, progress):
+        if isinstance(result, PageAnalysis):  # a page decoded once decodes again; if not, keep pass one
+            done[result.spool_key] = result
+    return [
+        replace(d, pages=tuple(done.get(a.spool_key, a) for a in d.pages)) for d in documents
+    ]
 
 
 def _group_documents(

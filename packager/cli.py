@@ -123,9 +123,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
     finally:
         close()
     if not args.quiet:
-        print(render_build_summary(result.manifest))
-    for r in result.rejections:
-        print(f"packager: rejected {r.path}: {r.reason}", file=sys.stderr)
+        print(render_build_summary(result.manifest))  # lists rejections too
+    else:
+        for r in result.rejections:
+            print(f"packager: rejected {r.path}: {r.reason}", file=sys.stderr)
     return int(result.exit_code)
 
 

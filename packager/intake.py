@@ -63,7 +63,11 @@ def read_case_info(case_dir: Path) -> CaseInfo:
         raise ProfileError(CASE_FILE, "", "is a symbolic link; write case.toml inside the case folder")
     if not path.exists():
         return CaseInfo()
-    top = Table(read_toml(path), CASE_FILE)
+    try:
+        data = read_toml(path)
+    except ProfileError as e:  # name it as the user knows it, not by its absolute path
+        raise ProfileError(CASE_FILE, e.key, e.problem) from e
+    top = Table(data, CASE_FILE)
     applicant = top.table("applicant")
     birth = applicant.date("birth_date")
     documents = top.table("documents")
@@ -200,7 +204,8 @@ def _vet_pdf(path: Path, rel: str, system: SystemProfile) -> int:
             rel, "is password-protected (needs a password to open): save or scan it again without a password"
         ) from e
     except (pikepdf.PdfError, ValueError, RuntimeError) as e:
-        raise InputRejected(rel, f"is a damaged PDF that cannot be read ({_first_line(e)})") from e
+        detail = _first_line(e).replace(str(path) + ": ", "").replace(str(path), rel)
+        raise InputRejected(rel, f"is a damaged PDF that cannot be read ({detail})") from e
     if count == 0:
         raise InputRejected(rel, "is a PDF with no pages")
     if count > system.max_pages_per_file:

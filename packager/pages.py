@@ -211,10 +211,14 @@ def load_page(page: SourcePage, max_dpi: float) -> LoadedPage:
                 im.draft(im.mode, (im.width // factor, im.height // factor))
         im.load()
         image = _to_rgb_or_l(im)
+        upright_w = image.height if orientation in (5, 6, 7, 8) else image.width
+        dpi = dpi * upright_w / page.width_px
+        if dpi > max_dpi:  # shrink before rotating: cheaper, and nothing above max_dpi is used
+            image = resize_to_dpi(image, dpi, max_dpi)
+            dpi = max_dpi
         transpose = _EXIF_TRANSPOSE.get(orientation)
         if transpose is not None:
             image = image.transpose(transpose)
-        dpi = dpi * image.width / page.width_px
         return LoadedPage(image=image, dpi=dpi)
 
 
@@ -243,7 +247,7 @@ def resize_to_dpi(image: Image.Image, dpi_from: float, dpi_to: float) -> Image.I
     w = max(1, round(image.width * dpi_to / dpi_from))
     h = max(1, round(image.height * dpi_to / dpi_from))
     # Area averaging: no ringing around strokes, and 3–4× faster than Lanczos on a page.
-    return image.resize((w, h), Image.Resampling.BOX)
+    return image.resize((w, h), Image.Resampling.BOX, reducing_gap=1.0)
 
 
 def upright_original_ok(page: SourcePage) -> bool:

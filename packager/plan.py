@@ -94,6 +94,14 @@ def plan_budget(documents: Sequence[Document], budget: Budget, file_names: dict[
     )
 
 
+def fits_without_mail(documents: Sequence[Document], budget: Budget) -> bool:
+    """Whether every document fits the upload at some level of the candidates known so far."""
+    docs = [d for d in documents if d.pages]
+    files = 1 if budget.single_file else len(docs)
+    available = budget.limit_bytes - budget.fixed_bytes - files * budget.per_file_overhead_bytes
+    return _fit(docs, available) is not None
+
+
 def _floor_bytes(doc: Document) -> int:
     return sum(min(c.bytes_ for c in p.candidates) for p in doc.pages)
 

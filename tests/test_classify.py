@@ -1,0 +1,80 @@
+"""classify: blank backs are dropped, anything with content never is; colour and grey kept."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image, ImageDraw
+
+from fixtures.pages import blank_page, font, photo_page, text_page
+from packager.classify import binarise, classify_page
+
+DPI = 150  # the classifier works on a ~100 dpi thumbnail; 150 keeps the tests quick
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_noisy_blank_backs_are_blank(seed: int) -> None:
+    assert classify_page(blank_page(DPI, noise=True, seed=seed), DPI).name == "blank"
+
+
+def test_colour_paper_blank_is_blank() -> None:
+    assert classify_page(blank_page(DPI, noise=True, colour=True), DPI).name == "blank"
+
+
+def test_text_page_is_bilevel() -> None:
+    image, _ = text_page(DPI, seed=1)
+    assert classify_page(image, DPI).name == "bilevel"
+
+
+def test_red_seal_makes_a_page_colour() -> None:
+    image, _ = text_page(DPI, seed=1, colour_seal=True)
+    assert classify_page(image, DPI).name == "colour"
+
+
+def test_faint_print_is_never_blank_nor_bilevel() -> None:
+    image, _ = text_page(DPI, seed=2, faint=True)
+    assert classify_page(image, DPI).name == "grey"
+
+
+def test_photo_page_is_not_bilevel() -> None:
+    image, _ = photo_page(DPI, seed=3)
+    assert classify_page(image, DPI).name in ("grey", "colour")
+
+
+def test_colour_hint_keeps_colour() -> None:
+    image, _ = text_page(DPI, seed=1)
+    assert classify_page(image.convert("RGB"), DPI, colour_hint=True).name == "colour"
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    x=st.integers(0, 900),
+    y=st.integers(0, 1400),
+    ink=st.integers(120, 222),
+    chars=st.integers(1, 3),
+    size_px=st.integers(14, 30),
+)
+def test_any_small_faint_writing_is_never_blank(x: int, y: int, ink: int, chars: int, size_px: int) -> None:
+    """A few faint characters anywhere on a noisy page (a date, initials, 以下余白) keep the page."""
+    page = blank_page(DPI, noise=True, seed=x % 3)
+    draw = ImageDraw.Draw(page)
+    w, h = page.size
+    draw.text((min(x, w - 100), min(y, h - 40)), "以下余白"[:chars], font=font("mincho", size_px), fill=ink)
+    assert classify_page(page, DPI).name != "blank"
+
+
+def test_binarise_keeps_thin_strokes() -> None:
+    image, _ = text_page(300, seed=5, size_mm=(105, 74), pt=7)
+    bw = binarise(image)
+    assert bw.mode == "1"
+    ink = 1 - np.asarray(bw, dtype=np.float32).mean()
+    grey = np.asarray(image.convert("L"), dtype=np.float32)
+    dark = (grey < 128).mean()
+    # The threshold sits towards the paper: at least as much ink as a midpoint cut, not a blot.
+    assert dark * 0.95 <= ink <= dark * 3
+
+
+def test_tiny_image_classifies() -> None:
+    assert classify_page(Image.new("L", (20, 20), 255), 100).name == "blank"
