@@ -58,7 +58,9 @@ def fit_a4_dpi(width_px: int, height_px: int) -> float:
     return max(width_px / w_in, height_px / h_in)
 
 
-def raster_dpi(declared: tuple[float, float] | None, width_px: int, height_px: int, system: SystemProfile) -> tuple[float, bool]:
+def raster_dpi(
+    declared: tuple[float, float] | None, width_px: int, height_px: int, system: SystemProfile
+) -> tuple[float, bool]:
     """(dpi, estimated?) for a raster file. Tags of 72/96 on phone photos lie (DESIGN §4)."""
     low, high = system.plausible_dpi
     if declared:

@@ -26,7 +26,10 @@ def render_build_summary(manifest: dict[str, Any]) -> str:
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) if i in (0, 1, 5) else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=False))) for r in rows]
+    lines = [
+        "  ".join(c.ljust(w) if i in (0, 1, 5) else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+        for r in rows
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     limit, total = manifest["limit_bytes"], manifest["upload_bytes"]
     verdict = "fits" if total <= limit else "DOES NOT FIT"
