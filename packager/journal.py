@@ -45,7 +45,7 @@ RESERVED_NAMES = frozenset({WORK_DIR, FAILED_DIR})
 JOURNAL_NAME = "journal.json"
 WRAP_PREFIX = ".packager-wrap-"
 STAMP_RECORD = ".receipt-stamped.json"
-MAX_BUILD_ATTEMPTS = 4
+MAX_BUILD_ATTEMPTS = 8  # random external kills (soak: 25 kills 0.3–2.5 s apart) tripped 4
 
 CrashHook = Callable[[str], None]
 # The library call: package(case_dir, out_dir, options) -> BuildResult (see packager.api).
