@@ -194,11 +194,11 @@ def test_page_printed_to_the_edge_is_shrunk_below_the_band(tmp_path: Path) -> No
     assert not band_is_clear(before[0], 72, cfg)  # the fixture prints into the band
     assert band_is_clear(before[1], 72, cfg)
     # Stamp with an empty line: what is left in the band is the page itself.
-    data, stamps = stamp_pdf(pristine, lambda page, pages: "", cfg)
+    path = tmp_path / "shrunk.pdf"
+    with path.open("wb") as f:
+        stamps = stamp_pdf(pristine, lambda page, pages: "", cfg, f)
     assert [s.shrunk for s in stamps] == [True, False]
     assert 0.9 < stamps[0].scale < 1.0
-    path = tmp_path / "shrunk.pdf"
-    path.write_bytes(data)
     after = _render(path)
     assert band_is_clear(after[0], 72, cfg)
     assert after[0].shape == before[0].shape  # same sheet size: printed at A4

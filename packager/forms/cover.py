@@ -14,7 +14,7 @@ from pathlib import Path
 
 from reportlab.lib import colors
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, KeepTogether, Spacer, Table, TableStyle
+from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Spacer, Table, TableStyle
 
 from packager.forms.fonts import MINCHO
 from packager.forms.layout import (
@@ -77,8 +77,8 @@ def render_cover_sheet(
     story += [Spacer(1, 4 * mm), case_table(case, common, st)]
     table = document_table(mailed, common, st, with_file=False)
     closing = [Spacer(1, 3 * mm), para(tx.ijou, st.cell_right)]
-    story += [Spacer(1, 4 * mm), KeepTogether([*heading(tx.enclosed_heading_ja, tx.enclosed_heading_en, st), table,
-                                               *closing])]
+    story += [Spacer(1, 4 * mm), CondPageBreak(40 * mm), *heading(tx.enclosed_heading_ja, tx.enclosed_heading_en, st)]
+    story += [table, KeepTogether(closing)]
     title = f"{tx.title_ja}  {tx.title_en}"
     footer = f"{title}  {receipt}" if receipt else title
     return build_pdf(story, title=title, footer=footer, page_of=common.labels.page_of)

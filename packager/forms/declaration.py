@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, KeepTogether, Spacer, Table, TableStyle
+from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Spacer, Table, TableStyle
 
 from packager.forms.layout import (
     CONTENT_WIDTH,
@@ -90,8 +90,10 @@ def render_declaration(
         (tx.uploaded_heading_ja, tx.uploaded_heading_en, uploaded),
         (tx.mailed_heading_ja, tx.mailed_heading_en, mailed),
     ):
-        table = document_table(docs, common, st, with_file=True)
-        story += [Spacer(1, 5 * mm), KeepTogether([*heading(heading_ja, heading_en, st), table])]
+        # A heading never ends a page: start a new one unless the heading and a few rows fit;
+        # the table itself may split (its header row repeats).
+        story += [Spacer(1, 5 * mm), CondPageBreak(45 * mm), *heading(heading_ja, heading_en, st)]
+        story.append(document_table(docs, common, st, with_file=True))
 
     signature = [
         Spacer(1, 5 * mm),

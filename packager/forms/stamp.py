@@ -22,11 +22,12 @@ import datetime as dt
 import hashlib
 import io
 import json
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pikepdf
@@ -34,7 +35,7 @@ import pypdfium2 as pdfium
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 
-from packager.atomic import atomic_write_bytes, atomic_write_text
+from packager.atomic import atomic_open, atomic_write_bytes, atomic_write_text
 from packager.errors import StampError
 from packager.forms.cover import render_cover_sheet
 from packager.forms.fonts import GOTHIC, missing_glyphs, register_fonts
@@ -114,12 +115,14 @@ def stamp_case(
                     f"{pristine}: the pristine copy of {rel} is missing, so it cannot be restamped: rebuild OUT"
                 )
             # A build that kept no pristine copy: the mailed file is still unstamped, keep it.
-            atomic_write_bytes(pristine, target.read_bytes())
+            with target.open("rb") as src, atomic_open(pristine) as f:
+                shutil.copyfileobj(src, f, 1 << 20)
             entry["pristine"] = str(pristine.relative_to(out_dir).as_posix())
-        data, stamps = stamp_pdf(pristine, partial(stamp_line, cfg, number, case.applicant.name), cfg)
-        atomic_write_bytes(target, data)
-        entry["bytes"] = len(data)
-        entry["sha256"] = hashlib.sha256(data).hexdigest()
+        # Mailed documents are full-quality scans (150 MB for 60 pages is ordinary): the
+        # stamped PDF streams into the temporary file, never into memory.
+        with atomic_open(target) as f:
+            stamps = stamp_pdf(pristine, partial(stamp_line, cfg, number, case.applicant.name), cfg, f)
+        entry["bytes"], entry["sha256"] = _digest(target)
         files.append(rel)
         total_pages += len(stamps)
         shrunk_pages += sum(s.shrunk for s in stamps)
@@ -260,8 +263,10 @@ def _stamp_layer(sizes: Sequence[tuple[float, float]], lines: Sequence[str], cfg
     return buf.getvalue()
 
 
-def stamp_pdf(pristine: Path, line_for: Callable[[int, int], str], cfg: StampTexts) -> tuple[bytes, list[PageStamp]]:
-    """Stamped bytes of `pristine`; `line_for(page_number, page_count)` gives each line."""
+def stamp_pdf(
+    pristine: Path, line_for: Callable[[int, int], str], cfg: StampTexts, dest: BinaryIO
+) -> list[PageStamp]:
+    """Write `pristine` stamped to `dest`; `line_for(page_number, page_count)` gives each line."""
     try:
         pdf = pikepdf.open(pristine)
     except (pikepdf.PdfError, OSError) as e:
@@ -303,10 +308,19 @@ def stamp_pdf(pristine: Path, line_for: Callable[[int, int], str], cfg: StampTex
             pdf.pages.insert(i, fresh)
             del pdf.pages[i + 1]
             stamps.append(PageStamp(i, shrunk=True, scale=scale))
-        out = io.BytesIO()
-        pdf.save(out, deterministic_id=True, compress_streams=True)
+        pdf.save(dest, deterministic_id=True, compress_streams=True)
         layer.close()
-    return out.getvalue(), stamps
+    return stamps
+
+
+def _digest(path: Path) -> tuple[int, str]:
+    h = hashlib.sha256()
+    size = 0
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+            size += len(chunk)
+    return size, h.hexdigest()
 
 
 def _overlay(page: pikepdf.Page, formx: pikepdf.Object, rect: pikepdf.Rectangle, base: str) -> None:
@@ -349,8 +363,8 @@ def copy_pristine(out_dir: Path, mailed_rel: str) -> str:
     rel = f"{PRISTINE_DIR}/{PurePosixPath(mailed_rel).name}"
     dest = out_dir / rel
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with (out_dir / mailed_rel).open("rb") as src:
-        atomic_write_bytes(dest, src.read())
+    with (out_dir / mailed_rel).open("rb") as src, atomic_open(dest) as f:
+        shutil.copyfileobj(src, f, 1 << 20)
     return rel
 
 
