@@ -13,6 +13,7 @@ Prints a table per bundle and writes everything to OUT/<bundle>.json. See bench/
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import math
@@ -58,7 +59,9 @@ JOBS = 2  # both cores, for packager, gs and OCR alike
 SEEDS = {"small": 1, "typical": 2, "heavy": 3}
 OCR_EVERY = {"small": 1, "typical": 4, "heavy": 4, "corpus": 1}
 MAX_RENDER_PX = 40_000_000  # cap a rendered page (a 30×30 in poster at 300 dpi) for tesseract
+MAX_SSIM_PX = 6_000_000  # SSIM at 150 dpi: an A4 page is 2.2 MP; a poster page is shrunk to this
 SSIM_DPI = 150  # DESIGN §5: second signal, both rendered at 150 dpi greyscale
+TESSERACT = subprocess.run(["tesseract", "--version"], capture_output=True, text=True, check=False).stdout[:40]
 SKIP_NAMES = {"case.toml", ".DS_Store", "Thumbs.db"}
 
 PageSpec = tuple[str, str, int, float]  # ("pdf" | "image", absolute path, 0-based page, render dpi)
@@ -345,27 +348,44 @@ def load_page(spec: PageSpec, dpi: float | None = None) -> Image.Image:
     """A page as greyscale pixels: PDF rendered at `dpi` (default: the spec's, its effective dpi),
     raster at its own pixels; capped at MAX_RENDER_PX."""
     kind, path, index, spec_dpi = spec
+    cap = MAX_SSIM_PX if dpi is not None else MAX_RENDER_PX
     if kind == "pdf":
         d = dpi or spec_dpi
         w_in, h_in = _pdf_page_in(path, index)
-        d = min(d, math.sqrt(MAX_RENDER_PX / max(w_in * h_in, 1e-6)))
+        d = min(d, math.sqrt(cap / max(w_in * h_in, 1e-6)))
         return render_pdf_page(Path(path), index, d)
     image = render_image_file(Path(path), index)
-    if dpi is not None:
-        # A raster output (photo.jpg): shrink to at most SSIM-sized pixels, never enlarge.
-        scale = min(1.0, math.sqrt(2_500_000 / (image.width * image.height)))
-    else:
-        scale = min(1.0, math.sqrt(MAX_RENDER_PX / (image.width * image.height)))
+    # A raster page (photo.jpg, a corpus image) keeps its pixels unless above the cap.
+    scale = min(1.0, math.sqrt(cap / (image.width * image.height)))
     if scale < 1.0:
         image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))))
     return image
+
+
+OCR_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "packager-bench" / "ocr"
+
+
+def cached_ocr(image: Image.Image) -> str:
+    """tesseract's reading, cached by the exact pixels: generated sources and Ghostscript's
+    outputs are deterministic, so a rerun only OCRs what changed (packager's pages)."""
+    h = hashlib.sha256(f"{image.mode}{image.size}{image.info.get('dpi')}{TESSERACT}".encode())
+    h.update(image.tobytes())
+    path = OCR_CACHE / h.hexdigest()[:2] / f"{h.hexdigest()}.txt"
+    if path.is_file():
+        return path.read_text(encoding="utf-8")
+    text = ocr_text(image)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return text
 
 
 def measure_page(task: dict[str, Any]) -> dict[str, Any]:
     """OCR the source page and each tool's output page; CER against the reference; SSIM at 150 dpi."""
     t0 = time.perf_counter()
     src_img = load_page(tuple(task["source"]))  # type: ignore[arg-type]
-    src_text = ocr_text(src_img)
+    src_text = cached_ocr(src_img)
     truth = task["truth"]
     reference = truth if truth is not None else src_text
     row: dict[str, Any] = {
@@ -382,7 +402,7 @@ def measure_page(task: dict[str, Any]) -> dict[str, Any]:
             continue
         try:
             img = load_page(tuple(spec))  # type: ignore[arg-type]
-            text = ocr_text(img)
+            text = cached_ocr(img)
             cer = character_error_rate(reference, text)
             row[f"{tool}_cer"] = cer
             row[f"{tool}_cer_increase"] = cer - row["source_cer"]
@@ -497,6 +517,17 @@ def sample_pages(pages: list[tuple[str, int]], truth: dict[str, list[str]] | Non
     return ordered[:: max(1, every)]
 
 
+def _page_line(row: dict[str, Any]) -> str:
+    def pct(key: str) -> str:
+        return f"{row[key] * 100:5.1f}%" if key in row else "    — "
+
+    return (
+        f"{row['source']}#{row['source_page']}: {row.get('reference_chars', 0)} chars, CER source {pct('source_cer')}"
+        f" packager {pct('packager_cer')} gs {pct('gs_cer')} ({row.get('seconds', 0):.0f} s)"
+        + "".join(f" {k}={row[k][:80]}" for k in ("error", "packager_error", "gs_error") if k in row)
+    )
+
+
 def _agg(rows: list[dict[str, Any]], tool: str, res: ToolResult) -> None:
     measured = [r for r in rows if f"{tool}_cer" in r and r["reference_chars"] > 0]
     if measured:
@@ -590,6 +621,7 @@ def bench_case(
                 rows.append(fut.result())
             except Exception as e:
                 rows.append({"source": task["rel"], "source_page": task["page"], "error": f"{type(e).__name__}: {e}"})
+            print("  " + _page_line(rows[-1]), flush=True)
     ocr_s = time.perf_counter() - t0
     _agg(rows, "packager", pk)
     _agg(rows, "gs", gs)
@@ -633,8 +665,8 @@ def format_bundle(r: dict[str, Any]) -> str:
         t = r[tool]
         cells = [
             tool,
-            f"{t['bytes_']:,}",
-            "yes" if t["fits"] else "NO",
+            f"{t['bytes_']:,}" if t["ok"] else "failed",
+            ("yes" if t["fits"] else "NO") if t["ok"] else "—",
             _f(t["min_dpi"], ".0f"),
             str(t["pages_below_200"]),
             _f(t["cer_mean"] * 100, ".1f") + "%" if math.isfinite(t["cer_mean"]) else "—",
@@ -714,7 +746,18 @@ def generate(size: str, work: Path, seed: int) -> tuple[Path, dict[str, list[str
     if case.exists():
         shutil.rmtree(case)
     truth_path = Path(make_case(size, case, seed))
-    return case, json.loads(truth_path.read_text(encoding="utf-8"))
+    return case, page_texts(json.loads(truth_path.read_text(encoding="utf-8")))
+
+
+def page_texts(truth: dict[str, Any]) -> dict[str, list[str]]:
+    """{file: [page text, …]} from the generator's truth JSON (its "files" list, or that mapping already)."""
+    if "files" not in truth:
+        return {str(k): [str(t) for t in v] for k, v in truth.items() if isinstance(v, list)}
+    texts: dict[str, list[str]] = {}
+    for entry in truth["files"]:
+        pages = sorted(entry.get("pages", []), key=lambda pg: int(pg.get("page_index", 0)))
+        texts[str(entry["path"])] = [str(pg.get("text", "")) for pg in pages]
+    return texts
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -725,8 +768,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one, removed)")
     ap.add_argument("--ocr-every", type=int, default=None, help="OCR every Nth page (default: 1 small, 4 others)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    ap.add_argument("--no-ocr-cache", action="store_true", help=f"do not reuse OCR results from {OCR_CACHE}")
     args = ap.parse_args(argv)
 
+    if args.no_ocr_cache:
+        shutil.rmtree(OCR_CACHE, ignore_errors=True)
     sizes = [s for s in args.sizes.split(",") if s.strip()]
     args.out.mkdir(parents=True, exist_ok=True)
     scratch = args.work or Path(tempfile.mkdtemp(prefix="packager-bench-"))
