@@ -229,7 +229,7 @@ def _package(
     budget = plan.Budget(
         limit_bytes=limit,
         fixed_bytes=len(photo_bytes),
-        declaration_reserve_bytes=system.declaration_reserve_bytes,
+        declaration_reserve_bytes=_declaration_reserve(case, documents, file_names, system),
         per_file_overhead_bytes=system.per_file_overhead_bytes,
         single_file=system.mode == "single-pdf",
     )
@@ -304,6 +304,18 @@ def _package(
         exit_code=ExitCode.INPUTS_REJECTED if rejections else ExitCode.OK,
         manifest=manifest,
     )
+
+
+def _declaration_reserve(
+    case: CaseInfo, documents: Sequence[Document], file_names: dict[str, str], system: SystemProfile
+) -> int:
+    """Bytes to hold back for the declaration when something is mailed: the declaration as
+    it would be with every document listed (its largest form), plus the profile's margin."""
+    summaries = [
+        DocumentSummary(d.key, d.kind.name_ja, d.kind.name_en, len(d.pages), file_names[d.key]) for d in documents
+    ]
+    largest = _render_declaration(case, summaries, summaries, _form_date(case))
+    return len(largest) + system.declaration_reserve_bytes
 
 
 def _encode_lower_rungs(

@@ -76,6 +76,18 @@ def plan_budget(documents: Sequence[Document], budget: Budget, file_names: dict[
                 f"({victim.kind.mail_priority}) and needs {_floor_bytes(victim):,} bytes at its most compact",
             )
         )
+    # Mailing goes by priority, so a small document may have gone before a big one that
+    # then had to go too. Bring back, highest priority first, whatever still fits.
+    for victim, _reason in reversed(list(mailed)):
+        trial = [d for d in documents if d in upload or d is victim]
+        files = 1 if budget.single_file else len(trial)
+        room = budget.limit_bytes - budget.fixed_bytes - budget.declaration_reserve_bytes
+        room -= files * budget.per_file_overhead_bytes
+        if len(mailed) > 1 and (result_back := _fit(trial, room)) is not None:
+            upload = trial
+            mailed = [(m, r) for m, r in mailed if m is not victim]
+            available = room
+            level, choices = result_back
     chosen = dict(zip((d.key for d in upload), choices, strict=True))
     planned = []
     for d in documents:

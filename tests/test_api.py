@@ -1,0 +1,193 @@
+"""End to end through the CLI, in process: fit, determinism, untouched inputs, errors, mail."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+from pathlib import Path
+
+import img2pdf
+import pikepdf
+import pytest
+
+from fixtures.broken import make_broken_inputs
+from fixtures.pages import blank_page, encode_jpeg, encode_png, id_photo, passport_page, photo_page, text_page
+from packager.cli import main
+from packager.errors import ExitCode
+from tests.conftest import sha256_tree
+
+CASE_TOML = """application = "extension"
+status = "engineer-humanities-international"
+[applicant]
+name = "MILLER JAMES ROBERT"
+nationality = "United States"
+birth_date = 1987-03-05
+residence_card_number = "AB12345678CD"
+"""
+
+
+def _pdf_of_jpegs(images: list[bytes]) -> bytes:
+    return img2pdf.convert(images, nodate=True)
+
+
+def make_mini_case(folder: Path) -> Path:
+    """A small but real case: colour passport, grey certificate PNG, a 4-page statement with a
+    blank back, an ID photo; ~3 MB, quick to build."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "case.toml").write_text(CASE_TOML, encoding="utf-8")
+    passport, _ = passport_page(200, seed=1)
+    (folder / "passport.jpg").write_bytes(encode_jpeg(passport, 92, 200))
+    cert, _ = text_page(300, seed=2, colour_seal=True, size_mm=(210, 148))
+    (folder / "01_employment-certificate.png").write_bytes(encode_png(cert, 300))
+    pages = [encode_jpeg(text_page(200, seed=10 + i)[0], 90, 200) for i in range(3)]
+    pages.insert(2, encode_jpeg(blank_page(200, noise=True, seed=3), 90, 200))
+    (folder / "financial-statements.pdf").write_bytes(_pdf_of_jpegs(pages))
+    buf = io.BytesIO()
+    id_photo(seed=1).save(buf, "JPEG", quality=92)
+    (folder / "photo.jpg").write_bytes(buf.getvalue())
+    return folder
+
+
+@pytest.fixture(scope="module")
+def mini_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_mini_case(tmp_path_factory.mktemp("mini") / "case")
+
+
+@pytest.fixture(scope="module")
+def built(mini_case: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    out = tmp_path_factory.mktemp("out") / "OUT"
+    code = main(["build", str(mini_case), "--out", str(out), "--quiet"])
+    return out, code
+
+
+def _manifest(out: Path) -> dict:  # type: ignore[type-arg]
+    return json.loads((out / "manifest.json").read_text("utf-8"))
+
+
+def test_build_fits_and_reports(built: tuple[Path, int]) -> None:
+    out, code = built
+    assert code == ExitCode.OK
+    m = _manifest(out)
+    on_disk = sum(p.stat().st_size for p in (out / "upload").iterdir())
+    assert m["upload_bytes"] == on_disk <= m["limit_bytes"] == 25_000_000
+    names = sorted(p.name for p in (out / "upload").iterdir())
+    assert names == ["01-passport.pdf", "02-employment-certificate.pdf", "03-financial-statements.pdf", "photo.jpg"]
+    for o in m["outputs"]:
+        assert (out / o["path"]).stat().st_size == o["bytes"]
+        for p in o["pages"]:
+            if o["document"] != "photo":
+                assert p["dpi"] >= 200
+    statement = next(o for o in m["outputs"] if o["document"] == "financial-statements")
+    assert [p["source_page"] for p in statement["pages"]] == [0, 1, 3]  # the blank back was dropped
+    assert m["dropped_pages"] == [{"source": "financial-statements.pdf", "source_page": 2, "reason": "blank page"}]
+    assert {i["path"] for i in m["inputs"]} == {
+        "passport.jpg", "01_employment-certificate.png", "financial-statements.pdf", "photo.jpg"
+    }
+    assert all(i["status"] == "accepted" and len(i["sha256"]) == 64 for i in m["inputs"])
+
+
+def test_outputs_are_plain_pdfs_with_titles(built: tuple[Path, int]) -> None:
+    out, _ = built
+    for pdf_path in (out / "upload").glob("*.pdf"):
+        subprocess.run(["qpdf", "--check", str(pdf_path)], check=True, capture_output=True)
+        with pikepdf.open(pdf_path) as pdf:
+            assert not pdf.is_encrypted
+            assert str(pdf.docinfo["/Title"])
+            assert "/CreationDate" not in pdf.docinfo
+
+
+def test_photo_is_a_small_3_4_portrait_without_exif(built: tuple[Path, int]) -> None:
+    from PIL import Image
+
+    out, _ = built
+    with Image.open(out / "upload" / "photo.jpg") as im:
+        assert im.size == (600, 800)
+        assert not im.getexif()
+
+
+def test_rerun_is_byte_identical_and_inputs_untouched(mini_case: Path, built: tuple[Path, int], tmp_path: Path) -> None:
+    out, _ = built
+    before = sha256_tree(mini_case)
+    again = tmp_path / "again"
+    assert main(["build", str(mini_case), "--out", str(again), "--quiet", "--jobs", "1"]) == 0
+    assert sha256_tree(again / "upload") == sha256_tree(out / "upload")
+    # and rebuilding into the same OUT leaves it complete, with nothing stale
+    assert main(["build", str(mini_case), "--out", str(again), "--quiet"]) == 0
+    assert sha256_tree(again / "upload") == sha256_tree(out / "upload")
+    assert sha256_tree(mini_case) == before
+    assert not list(again.rglob(".tmp-*"))
+
+
+def test_bad_inputs_are_listed_and_the_rest_is_built(mini_case: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    case = make_mini_case(tmp_path / "case")
+    broken = make_broken_inputs(case / "extra")
+    before = sha256_tree(case)
+    code = main(["build", str(case), "--out", str(tmp_path / "out")])
+    assert code == ExitCode.INPUTS_REJECTED
+    m = _manifest(tmp_path / "out")
+    rejected = {i["path"]: i["reason"] for i in m["inputs"] if i["status"] == "rejected"}
+    assert len(rejected) == len(broken) - 1  # owner-password-only is valid input
+    assert "extra/owner-password-only.pdf" not in rejected
+    assert (tmp_path / "out" / "upload" / "01-passport.pdf").exists()
+    printed = capsys.readouterr().out
+    assert "rejected: extra/encrypted.pdf: is password-protected" in printed
+    assert sha256_tree(case) == before
+    restricted_out = next(o for o in m["outputs"] if o["document"] == "other-owner-password-only")
+    with pikepdf.open(tmp_path / "out" / restricted_out["path"]) as pdf:
+        assert not pdf.is_encrypted
+
+
+def test_tight_limit_mails_lowest_priority_with_declaration(tmp_path: Path) -> None:
+    case = make_mini_case(tmp_path / "case")
+    photos = [encode_jpeg(photo_page(300, seed=20 + i)[0], 95, 300) for i in range(3)]
+    (case / "company-brochure.pdf").write_bytes(_pdf_of_jpegs(photos))
+    out = tmp_path / "out"
+    code = main(["build", str(case), "--out", str(out), "--limit", "0.4MB", "--quiet"])
+    assert code == ExitCode.OK
+    m = _manifest(out)
+    assert m["upload_bytes"] <= 400_000
+    assert [x["document"] for x in m["mailed"]] == ["company-brochure"]
+    assert "lowest mail priority" in m["mailed"][0]["reason"]
+    assert (out / "upload" / "00-declaration.pdf").exists()
+    assert (out / "mail" / "00-cover-sheet.pdf").exists()
+    mailed = next(o for o in m["outputs"] if o["document"] == "company-brochure")
+    assert mailed["destination"] == "mail" and (out / mailed["pristine"]).exists()
+    with pikepdf.open(out / mailed["path"]) as pdf:
+        assert len(pdf.pages) == 3
+    text = subprocess.run(
+        ["pdftotext", str(out / "upload" / "00-declaration.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "会社案内" in text and "MILLER JAMES ROBERT" in text
+
+
+def test_out_inside_case_is_refused(mini_case: Path) -> None:
+    assert main(["build", str(mini_case), "--out", str(mini_case / "out"), "--quiet"]) == ExitCode.OUTPUT_ERROR
+    assert not (mini_case / "out").exists()
+
+
+def test_nothing_usable_exits_4(tmp_path: Path) -> None:
+    make_broken_inputs(tmp_path / "case")
+    (tmp_path / "case" / "owner-password-only.pdf").unlink()
+    assert main(["build", str(tmp_path / "case"), "--out", str(tmp_path / "out")]) == ExitCode.NOTHING_TO_PACKAGE
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["build", str(tmp_path), "--out", str(tmp_path / "o"), "--limit", "lots"])
+    assert e.value.code == ExitCode.USAGE
+
+
+def test_legacy_profile_gives_one_pdf(mini_case: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main(["build", str(mini_case), "--out", str(out), "--profile", "isa-legacy", "--quiet"]) == 0
+    assert sorted(p.name for p in (out / "upload").iterdir()) == ["application-documents.pdf"]
+    with pikepdf.open(out / "upload" / "application-documents.pdf") as pdf:
+        assert len(pdf.pages) == 6  # passport, certificate, 3 statement pages, the photo
+
+
+def test_unknown_profile_is_one_line(mini_case: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    code = main(["build", str(mini_case), "--out", str(tmp_path / "o"), "--profile", "nope"])
+    assert code == ExitCode.PROFILE_ERROR
+    err = capsys.readouterr().err.strip()
+    assert "nope" in err and "\n" not in err and "Traceback" not in err
