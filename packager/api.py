@@ -558,6 +558,68 @@ def _first_line(e: BaseException) -> str:
     return lines[0][:160] if lines else type(e).__name__
 
 
+@dataclass(frozen=True)
+class CheckReport:
+    text: str  # what `packager check` prints
+    ready: bool  # every required document present, nothing refused, photo fine
+    exit_code: ExitCode
+    projected_upload_bytes: int
+    limit_bytes: int
+
+
+def check(case_dir: Path, options: BuildOptions = DEFAULT_OPTIONS, *, today: dt.date | None = None) -> CheckReport:
+    """Check a case before building; writes nothing. Raises NotEligibleOnline (exit 7)."""
+    from packager import readiness
+    from packager.profiles_cli import render_checklist_report
+
+    case_dir = Path(case_dir)
+    if not case_dir.is_dir():
+        raise NothingToPackage(f"{case_dir}: no such case folder")
+    today = today or dt.date.today()
+    system = load_system_profile(options.profile)
+    limit = options.limit_bytes or system.limit_bytes
+    found = intake.scan_case(case_dir, system)
+    case = found.case
+    _check_eligibility(case)
+    lines = [f"Case {case_dir}: {case.application or '(no application in case.toml)'} / {case.status or '-'}"]
+    lines.append("Eligibility: can be filed online" if case.application else "Eligibility: not judged (no case.toml)")
+    ready = True
+    checklist = _load_checklist(case)
+    limits: dict[str, int] = {}
+    if checklist is not None:
+        from packager import checklist as checklist_mod
+
+        kinds_found: dict[str, list[str]] = {}
+        for inp in found.inputs:
+            kinds_found.setdefault(inp.kind, []).append(inp.path)
+        report = checklist_mod.match_checklist(checklist, kinds_found)
+        lines += ["", render_checklist_report(report)]
+        ready = ready and not report.missing_required
+        limits = {e.kind: e.issued_within_months for e in checklist.entries if e.issued_within_months}
+    unknown = [i.path for i in found.inputs if i.kind == "other"]
+    if unknown:
+        lines += ["", "Files whose kind packager could not tell (name them, or map them in case.toml [documents]):"]
+        lines += [f"  {p}" for p in unknown]
+    if found.rejections:
+        ready = False
+        lines += ["", "Rejected files:"] + [f"  {r.path}: {r.reason}" for r in found.rejections]
+    findings = readiness.check_photo(readiness.photo_page(found.inputs, system), case, today)
+    findings += readiness.check_issue_dates(case, limits, today)
+    lines += ["", "Photo and dates:"] + [f"  {'ok ' if f.ok else 'NO '} {f.text}" for f in findings]
+    ready = ready and all(f.ok for f in findings)
+    projected = readiness.project_upload_bytes(found.inputs, system)
+    fits = projected <= limit
+    lines += [
+        "",
+        f"Projected upload at best quality: ~{projected / 1e6:.1f} MB of {limit / 1e6:.1f} MB "
+        + ("(fits as it is)" if fits else "(build will compress, or mail the lowest-priority documents)"),
+        "",
+        "READY to build" if ready else "NOT READY: see the lines marked MISSING, NO or rejected above",
+    ]
+    code = ExitCode.OK if ready else ExitCode.CHECKLIST_INCOMPLETE
+    return CheckReport("\n".join(lines), ready, code, projected, limit)
+
+
 def stamp(out_dir: Path, receipt: str, filing_date: dt.date | None = None) -> StampResult:
     """Stamp the mailed set in OUT with the application receipt number."""
     from packager.forms.stamp import stamp_case
