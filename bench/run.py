@@ -560,6 +560,7 @@ def bench_case(
     pk = ToolResult()
     out = work / f"{name}-packager-out"
     print(f"[{name}] packager build ({len(all_pages)} pages, {raw_bytes / 1e6:.1f} MB raw)", flush=True)
+    load_before = {"packager": os.getloadavg()[0]}
     stats = run_packager(case, out, work / f"{name}-packager")
     pk.wall_s, pk.max_rss_mb, pk.tree_rss_mb = stats.wall_s, stats.max_rss_mb, stats.tree_rss_mb
     manifest_path = out / "manifest.json"
@@ -587,6 +588,7 @@ def bench_case(
     t0 = time.perf_counter()
     docs, merge_errors = merge_documents(case, work / f"{name}-gs")
     gs.prep_s = time.perf_counter() - t0
+    load_before["gs"] = os.getloadavg()[0]
     gstats = run_gs(docs, work / f"{name}-gs.log")
     gs.wall_s, gs.max_rss_mb, gs.tree_rss_mb = gstats.wall_s, gstats.max_rss_mb, gstats.tree_rss_mb
     gs.ok = bool(docs) and all(r == 0 for r in gstats.returncodes)
@@ -633,6 +635,7 @@ def bench_case(
         "source_pages": len(all_pages),
         "raw_bytes": raw_bytes,
         "limit_bytes": LIMIT_BYTES,
+        "load_average_before": load_before,  # 1-minute load of the machine: others' work skews times
         "sampled_pages": len(tasks),
         "ocr_every": every,
         "ocr_seconds": round(ocr_s, 1),
@@ -684,6 +687,9 @@ def format_bundle(r: dict[str, Any]) -> str:
         f"time ratio packager/gs: {_f(r['time_ratio'], '.2f')} "
         f"(with gs's merge step {g['prep_s']:.1f} s counted: {_f(r['time_ratio_incl_merge'], '.2f')})"
     )
+    load = r.get("load_average_before", {})
+    if load:
+        lines.append("1-min load average before each run: " + ", ".join(f"{k} {v:.1f}" for k, v in load.items()))
     src = [row["source_cer"] for row in r["pages"] if "source_cer" in row and row["reference"] == "ground truth"]
     if src:
         lines.append(f"source pages' own CER vs ground truth: mean {statistics.fmean(src) * 100:.1f}%")
