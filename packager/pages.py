@@ -20,6 +20,7 @@ from packager.model import InputFile, SourcePage
 from packager.profiles import SystemProfile
 
 A4_IN = (8.27, 11.69)
+PDF_RENDER_MAX_PIXELS = 120_000_000  # ~ A0 at 200 dpi; memory stays under ~400 MB per page
 PDF_RASTER_FORMATS = ("pdf",)
 # EXIF orientation → the transposition that makes the image upright (EXIF 2.32 §4.6.4).
 _EXIF_TRANSPOSE = {
@@ -32,14 +33,12 @@ _EXIF_TRANSPOSE = {
     8: Image.Transpose.ROTATE_90,
 }
 
-warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 try:  # HEIC/HEIF phone photos; registered here, where pixels are decoded (workers too)
     from pillow_heif import register_heif_opener
 
     register_heif_opener()
 except ImportError:  # pragma: no cover - a declared dependency
     pass
-Image.MAX_IMAGE_PIXELS = None  # intake enforces the profile's own limit, with a clear message
 
 
 def exif_orientation(im: Image.Image) -> int:
@@ -198,6 +197,14 @@ def load_page(page: SourcePage, max_dpi: float) -> LoadedPage:
     """The page's pixels, upright, at min(native, max_dpi) dpi or a little above."""
     if page.input.format == "pdf":
         return _render_pdf_page(page, max_dpi)
+    with warnings.catch_warnings():
+        # Pixel bombs were refused at intake (the profile's max_pixels, under Pillow's own bomb
+        # limit); a large legitimate scan need not warn.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        return _load_raster(page, max_dpi)
+
+
+def _load_raster(page: SourcePage, max_dpi: float) -> LoadedPage:
     with Image.open(page.input.abs_path) as im:
         if page.input.page_count > 1:
             im.seek(page.page_index)
@@ -228,6 +235,9 @@ def _render_pdf_page(page: SourcePage, max_dpi: float) -> LoadedPage:
     import pypdfium2 as pdfium
 
     dpi = min(page.native_dpi, max_dpi) if page.native_dpi > 0 else max_dpi
+    # A vector page with a poster-sized MediaBox would render to gigapixels: cap the raster.
+    area = max(page.width_in * page.height_in, 1e-6)
+    dpi = min(dpi, math.sqrt(PDF_RENDER_MAX_PIXELS / area))
     doc = pdfium.PdfDocument(page.input.abs_path)
     try:
         pdf_page = doc[page.page_index]
