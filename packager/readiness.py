@@ -57,7 +57,8 @@ def check_photo(photo: SourcePage | None, case: CaseInfo, today: dt.date) -> lis
         out.append(
             Finding(
                 fresh,
-                f"photo taken {case.photo_taken.isoformat()}, {age} days ago ({'within' if fresh else 'OLDER THAN'} 6 months)",
+                f"photo taken {case.photo_taken.isoformat()}, {age} days ago "
+                f"({'within' if fresh else 'OLDER THAN'} 6 months)",
             )
         )
     return out
