@@ -166,14 +166,13 @@ def _package(
     # ---- pages: describe every page; the ID photo is its own output in the files mode
     photo_page: SourcePage | None = None
     tasks: list[encode.PageTask] = []
-    page_inputs: dict[str, InputFile] = {}
+    failed_inputs: dict[str, str] = {}  # accepted at intake, but a page could not be read
     for n, inp in enumerate(intake_result.inputs):
         try:
             described = pages.describe_pages(inp, system)
         except Exception as e:  # a parser error on one file must not stop the case
-            rejections.append(Rejection(inp.path, f"cannot be read page by page ({_first_line(e)})"))
+            failed_inputs[inp.path] = f"cannot be read page by page ({_first_line(e)})"
             continue
-        page_inputs[inp.path] = inp
         if inp.kind == "photo" and system.mode == "files" and photo_page is None:
             photo_page = described[0]
             continue
@@ -194,7 +193,6 @@ def _package(
 
     # ---- classify + encode every page at every rung (workers), in page order
     analyses: dict[str, list[PageAnalysis]] = {}
-    failed_inputs: dict[str, str] = {}
     dropped: list[dict[str, Any]] = []
     for result in _map_pages(tasks, jobs, progress):
         path = result.page.input.path
