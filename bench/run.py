@@ -49,6 +49,7 @@ from packager.legibility import (  # noqa: E402
     effective_dpi_of_pdf,
     normalise_text,
     ocr_text,
+    page_image,
     render_image_file,
     render_pdf_page,
     ssim,
@@ -350,15 +351,24 @@ def load_page(spec: PageSpec, dpi: float | None = None) -> Image.Image:
     kind, path, index, spec_dpi = spec
     cap = MAX_SSIM_PX if dpi is not None else MAX_RENDER_PX
     if kind == "pdf":
+        stored = page_image(Path(path), index) if dpi is None else None
+        if stored is not None:  # a scan page: OCR its stored pixels, as for a raster file
+            return _shrink(stored, cap)
         d = dpi or spec_dpi
         w_in, h_in = _pdf_page_in(path, index)
         d = min(d, math.sqrt(cap / max(w_in * h_in, 1e-6)))
         return render_pdf_page(Path(path), index, d)
-    image = render_image_file(Path(path), index)
     # A raster page (photo.jpg, a corpus image) keeps its pixels unless above the cap.
-    scale = min(1.0, math.sqrt(cap / (image.width * image.height)))
-    if scale < 1.0:
-        image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))))
+    return _shrink(render_image_file(Path(path), index), cap)
+
+
+def _shrink(image: Image.Image, cap_px: int) -> Image.Image:
+    scale = min(1.0, math.sqrt(cap_px / (image.width * image.height)))
+    if scale >= 1.0:
+        return image
+    dpi = image.info.get("dpi", (300.0, 300.0))[0] * scale
+    image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))))
+    image.info["dpi"] = (dpi, dpi)
     return image
 
 

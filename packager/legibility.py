@@ -26,6 +26,7 @@ __all__ = [
     "effective_dpi_of_pdf",
     "normalise_text",
     "ocr_text",
+    "page_image",
     "render_image_file",
     "render_pdf_page",
     "ssim",
@@ -58,6 +59,48 @@ def render_pdf_page(pdf: Path, page_index: int, dpi: float, grey: bool = True) -
             page.close()
     finally:
         doc.close()
+
+
+def page_image(pdf: Path, page_index: int, grey: bool = True) -> Image.Image | None:
+    """The pixels of a page that is one upright image and nothing else (a scan), decoded from its
+    stream as stored; None for any other page (render it instead).
+
+    Why: pdfium resamples even at the image's own dpi (a 595.2 pt page at 300 dpi renders 2481 px
+    wide for a 2480 px image, and its JPEG decode differs from libjpeg's), which blurs a page
+    enough to move tesseract's CER by several points. A passed-through page must read exactly
+    like its source, so measure the stored pixels.
+    """
+    with pikepdf.open(pdf) as doc:
+        page = doc.pages[page_index]
+        if int(page.obj.get("/Rotate", 0)) % 360:
+            return None
+        draws: list[tuple[list[float], str]] = []
+        ctm_ops = 0
+        for operands, operator in pikepdf.parse_content_stream(page.obj):
+            op = str(operator)
+            if op == "cm":
+                ctm_ops += 1
+                matrix = [float(v) for v in operands]
+            elif op == "Do":
+                draws.append((matrix if ctm_ops else [1, 0, 0, 1, 0, 0], str(operands[0])))
+            elif op not in ("q", "Q"):
+                return None  # text, vector drawing or an inline image: not a plain scan page
+        if len(draws) != 1 or ctm_ops != 1:
+            return None
+        (a, b, c, d, _, _), name = draws[0]
+        if b or c or a <= 0 or d <= 0:
+            return None
+        xobj = page.resources.get("/XObject", {}).get(name)
+        if xobj is None or xobj.get("/Subtype") != "/Image" or "/SMask" in xobj or "/Mask" in xobj:
+            return None
+        try:
+            image = pikepdf.PdfImage(xobj).as_pil_image()
+        except Exception:  # JBIG2 without a decoder, unusual colour spaces: let pdfium render
+            return None
+        image = image.convert("L") if grey else image.convert("RGB")
+        dpi = min(image.width / (a / 72.0), image.height / (d / 72.0))
+        image.info["dpi"] = (dpi, dpi)
+        return image
 
 
 def _register_heif() -> None:

@@ -17,6 +17,7 @@ from packager.legibility import (
     effective_dpi_of_pdf,
     normalise_text,
     ocr_text,
+    page_image,
     render_image_file,
     render_pdf_page,
     ssim,
@@ -183,3 +184,25 @@ def test_effective_dpi_follows_ctm_and_inline_images(tmp_path: Path) -> None:
     path = tmp_path / "inline.pdf"
     pdf.save(path)
     assert effective_dpi_of_pdf(path) == [pytest.approx(20.0)]
+
+
+def test_page_image_returns_stored_pixels_of_a_scan_page(tmp_path: Path) -> None:
+    import numpy as np
+    import pikepdf
+
+    page = _text_page(dpi=300)
+    png = tmp_path / "p.png"
+    page.save(png, dpi=(300, 300))
+    pdf = tmp_path / "p.pdf"
+    pdf.write_bytes(img2pdf.convert(str(png)))
+    stored = page_image(pdf, 0)
+    assert stored is not None
+    assert stored.info["dpi"][0] == pytest.approx(300, rel=0.01)
+    assert np.array_equal(np.asarray(stored), np.asarray(page))  # not resampled, unlike a render
+
+    vector = pikepdf.new()
+    vector.add_blank_page(page_size=(595, 842))
+    vector.pages[0].obj.Contents = vector.make_stream(b"0 0 m 100 100 l S")
+    vector_path = tmp_path / "vector.pdf"
+    vector.save(vector_path)
+    assert page_image(vector_path, 0) is None
