@@ -402,6 +402,7 @@ def measure_page(task: dict[str, Any]) -> dict[str, Any]:
         "source": task["rel"],
         "source_page": task["page"],
         "reference": "ground truth" if truth is not None else "source OCR",
+        "packager_encoding": task.get("packager_encoding", ""),
         "reference_chars": len(normalise_text(reference)),
         "source_cer": character_error_rate(reference, src_text) if truth is not None else 0.0,
     }
@@ -476,6 +477,16 @@ def _render_dpi(eff: float) -> float:
     return 300.0 if not math.isfinite(eff) else max(72.0, min(eff, 600.0))
 
 
+def packager_encodings(manifest: dict[str, Any]) -> dict[tuple[str, int], str]:
+    """(source, source page) → packager's encoding label (and 'mail:' when mailed)."""
+    labels: dict[tuple[str, int], str] = {}
+    for output in manifest.get("outputs", []):
+        prefix = "mail:" if output.get("destination") == "mail" else ""
+        for page in output.get("pages", []):
+            labels[(page["source"], int(page["source_page"]))] = prefix + str(page.get("encoding", "?"))
+    return labels
+
+
 def packager_page_map(out: Path, manifest: dict[str, Any]) -> tuple[dict[tuple[str, int], PageSpec], list[str]]:
     specs: dict[tuple[str, int], PageSpec] = {}
     mailed: list[str] = []
@@ -533,7 +544,8 @@ def _page_line(row: dict[str, Any]) -> str:
 
     return (
         f"{row['source']}#{row['source_page']}: {row.get('reference_chars', 0)} chars, CER source {pct('source_cer')}"
-        f" packager {pct('packager_cer')} gs {pct('gs_cer')} ({row.get('seconds', 0):.0f} s)"
+        f" packager {pct('packager_cer')} [{row.get('packager_encoding', '')}] gs {pct('gs_cer')}"
+        f" ({row.get('seconds', 0):.0f} s)"
         + "".join(f" {k}={row[k][:80]}" for k in ("error", "packager_error", "gs_error") if k in row)
     )
 
@@ -613,6 +625,7 @@ def bench_case(
     # legibility on sampled pages, 2 processes
     sampled = sample_pages(all_pages, truth, every)
     dpi_cache: dict[str, list[float]] = {}
+    pk_labels = packager_encodings(manifest)
     tasks = [
         {
             "rel": rel,
@@ -621,6 +634,7 @@ def bench_case(
             "truth": truth[rel][page] if truth is not None else None,
             "extra_truth": (extra_truth or {}).get(rel),
             "outputs": {"packager": pk_specs.get((rel, page)), "gs": gs_specs.get((rel, page))},
+            "packager_encoding": pk_labels.get((rel, page), ""),
         }
         for rel, page in sampled
     ]
@@ -703,6 +717,18 @@ def format_bundle(r: dict[str, Any]) -> str:
     src = [row["source_cer"] for row in r["pages"] if "source_cer" in row and row["reference"] == "ground truth"]
     if src:
         lines.append(f"source pages' own CER vs ground truth: mean {statistics.fmean(src) * 100:.1f}%")
+    by_enc: dict[str, list[float]] = {}
+    for row in r["pages"]:
+        if "packager_cer_increase" in row and row.get("reference_chars", 0) > 0:
+            by_enc.setdefault(row.get("packager_encoding") or "?", []).append(row["packager_cer_increase"])
+    if by_enc:
+        lines.append(
+            "packager ΔCER by encoding: "
+            + "; ".join(
+                f"{enc} n={len(v)} mean {statistics.fmean(v) * 100:+.2f}pp worst {max(v) * 100:+.2f}pp"
+                for enc, v in sorted(by_enc.items())
+            )
+        )
     if p["mailed"]:
         lines.append(f"packager mailed: {', '.join(p['mailed'])}")
     for tool in ("packager", "gs"):
