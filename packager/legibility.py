@@ -62,8 +62,8 @@ def render_pdf_page(pdf: Path, page_index: int, dpi: float, grey: bool = True) -
 
 
 def page_image(pdf: Path, page_index: int, grey: bool = True) -> Image.Image | None:
-    """The pixels of a page that is one upright image and nothing else (a scan), decoded from its
-    stream as stored; None for any other page (render it instead).
+    """The pixels of a page that is one axis-aligned image and nothing else (a scan), decoded from
+    its stream as stored and turned by the page's /Rotate; None for any other page (render it).
 
     Why: pdfium resamples even at the image's own dpi (a 595.2 pt page at 300 dpi renders 2481 px
     wide for a 2480 px image, and its JPEG decode differs from libjpeg's), which blurs a page
@@ -72,7 +72,8 @@ def page_image(pdf: Path, page_index: int, grey: bool = True) -> Image.Image | N
     """
     with pikepdf.open(pdf) as doc:
         page = doc.pages[page_index]
-        if int(page.obj.get("/Rotate", 0)) % 360:
+        rotate = int(page.obj.get("/Rotate", 0)) % 360
+        if rotate % 90:
             return None
         draws: list[tuple[list[float], str]] = []
         ctm_ops = 0
@@ -99,6 +100,10 @@ def page_image(pdf: Path, page_index: int, grey: bool = True) -> Image.Image | N
             return None
         image = image.convert("L") if grey else image.convert("RGB")
         dpi = min(image.width / (a / 72.0), image.height / (d / 72.0))
+        # /Rotate turns the page clockwise for display (EXIF-oriented photos passed through).
+        turn = {90: Image.Transpose.ROTATE_270, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_90}
+        if rotate:
+            image = image.transpose(turn[rotate])
         image.info["dpi"] = (dpi, dpi)
         return image
 

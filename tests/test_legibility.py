@@ -206,3 +206,22 @@ def test_page_image_returns_stored_pixels_of_a_scan_page(tmp_path: Path) -> None
     vector_path = tmp_path / "vector.pdf"
     vector.save(vector_path)
     assert page_image(vector_path, 0) is None
+
+
+def test_page_image_applies_page_rotation(tmp_path: Path) -> None:
+    import numpy as np
+    import pikepdf
+
+    page = _text_page(dpi=150)
+    png = tmp_path / "p.png"
+    page.save(png, dpi=(150, 150))
+    pdf_path = tmp_path / "p.pdf"
+    pdf_path.write_bytes(img2pdf.convert(str(png)))
+    with pikepdf.open(pdf_path, allow_overwriting_input=True) as pdf:
+        pdf.pages[0].obj.Rotate = 90
+        pdf.save(pdf_path)
+    stored = page_image(pdf_path, 0)
+    assert stored is not None
+    rendered = render_pdf_page(pdf_path, 0, 150)
+    assert stored.size == rendered.size  # turned clockwise, as a viewer shows it
+    assert np.array_equal(np.asarray(stored), np.asarray(page.transpose(Image.Transpose.ROTATE_270)))
