@@ -592,8 +592,18 @@ def _page_line(row: dict[str, Any]) -> str:
     )
 
 
+MIN_SOURCE_OCR_CHARS = 30  # a real scan whose OCR reads fewer characters has no text to compare
+
+
+def _counts(row: dict[str, Any]) -> bool:
+    """Whether a page's CER enters the means: ground truth with text, or a source OCR of at least
+    MIN_SOURCE_OCR_CHARS characters (c02_unpaper, a colour test sheet, reads 25 stray characters)."""
+    chars = int(row.get("reference_chars", 0))
+    return chars > 0 if row.get("reference") == "ground truth" else chars >= MIN_SOURCE_OCR_CHARS
+
+
 def _agg(rows: list[dict[str, Any]], tool: str, res: ToolResult) -> None:
-    measured = [r for r in rows if f"{tool}_cer" in r and r["reference_chars"] > 0]
+    measured = [r for r in rows if f"{tool}_cer" in r and _counts(r)]
     if measured:
         res.cer_mean = statistics.fmean(r[f"{tool}_cer"] for r in measured)
         incs = [r[f"{tool}_cer_increase"] for r in measured]
@@ -761,7 +771,7 @@ def format_bundle(r: dict[str, Any]) -> str:
         lines.append(f"source pages' own CER vs ground truth: mean {statistics.fmean(src) * 100:.1f}%")
     by_enc: dict[str, list[float]] = {}
     for row in r["pages"]:
-        if "packager_cer_increase" in row and row.get("reference_chars", 0) > 0:
+        if "packager_cer_increase" in row and _counts(row):
             by_enc.setdefault(row.get("packager_encoding") or "?", []).append(row["packager_cer_increase"])
     if by_enc:
         lines.append(
@@ -789,7 +799,7 @@ def format_corpus_files(r: dict[str, Any]) -> str:
     for name, rows in sorted(per_file.items()):
 
         def worst(key: str, rows: list[dict[str, Any]] = rows) -> str:
-            vals = [x[key] for x in rows if key in x and x.get("reference_chars", 0) > 0]
+            vals = [x[key] for x in rows if key in x and _counts(x)]
             return f"{max(vals) * 100:+.1f}pp" if vals else "—"
 
         def low(key: str, rows: list[dict[str, Any]] = rows) -> str:
@@ -798,8 +808,8 @@ def format_corpus_files(r: dict[str, Any]) -> str:
 
         notes = []
         for x in rows:
-            if x.get("reference_chars", 1) == 0:
-                notes.append("no text read on source")
+            if not _counts(x):
+                notes.append(f"source OCR read {x.get('reference_chars', 0)} chars: not counted")
             for k in ("packager_error", "gs_error", "error"):
                 if k in x:
                     notes.append(f"{k}: {x[k][:60]}")
