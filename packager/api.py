@@ -7,12 +7,11 @@ The CLI and the watcher are thin faces over `package`, `check` and `stamp`.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import multiprocessing
 import os
 import shutil
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -40,6 +39,7 @@ if TYPE_CHECKING:  # imported lazily at call time: forms pull in reportlab
     from packager.forms.stamp import StampResult
 
 # progress(stage, done, total): called from the main process only.
+MAIL_SPOOL_INDEX = 99  # spool slot of a page's full-quality rendition for the mail
 ProgressFn = Callable[[str, int, int], None]
 
 
@@ -82,19 +82,16 @@ def _map_pages(tasks: Sequence[encode.PageTask], jobs: int, progress: ProgressFn
                 progress("pages", i, total)
 
 
-def _mail_pages(items: Sequence[tuple[SourcePage, Any]], jobs: int) -> Iterable[bytes]:
-    args = [(p, c) for p, c in items]
-    if jobs <= 1 or len(args) <= 1:
-        return (encode.mail_page_pdf(p, c) for p, c in args)
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context())
-    try:
-        return list(pool.map(_mail_page_star, args, chunksize=1))
-    finally:
-        pool.shutdown()
+def _mail_pages(items: Sequence[tuple[SourcePage, Any, Path]], jobs: int) -> list[int]:
+    """Write each mailed page at full quality to its spool path; returns the byte counts."""
+    if jobs <= 1 or len(items) <= 1:
+        return [encode.write_mail_page(*item) for item in items]
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context()) as pool:
+        return list(pool.map(_mail_page_star, items, chunksize=1))
 
 
-def _mail_page_star(arg: tuple[SourcePage, Any]) -> bytes:
-    return encode.mail_page_pdf(*arg)
+def _mail_page_star(item: tuple[SourcePage, Any, Path]) -> int:
+    return encode.write_mail_page(*item)
 
 
 def _document_title(kind: DocumentKind, key: str, inputs: Sequence[InputFile]) -> str:
@@ -425,28 +422,38 @@ def _write_upload(
 
 
 def _write_mail(
-    out_dir: Path, the_plan: Plan, case: CaseInfo, jobs: int
+    out_dir: Path, the_plan: Plan, spool: Path, jobs: int
 ) -> list[tuple[OutputFile, dict[str, Any]]]:
     """Mailed documents at the source's full quality, each with a pristine copy for `stamp`."""
     written = []
     for d in the_plan.mailed:
-        page_pdfs = list(_mail_pages([(a.page, a.page_class) for a in d.document.pages], jobs))
+        # Full quality can mean 150 MB for a 60-page statement: pages go through the spool
+        # and the document is written streaming, never held whole in memory.
+        spooled = [
+            (a.page, a.page_class, encode.spool_path(spool, a.spool_key, MAIL_SPOOL_INDEX)) for a in d.document.pages
+        ]
+        sizes = _mail_pages(spooled, jobs)
         records = [
             OutputPage(
                 a.page.input.path,
                 a.page.page_index,
                 "original" if encode.original_possible(a.page) else "lossless",
                 round(a.page.native_dpi, 1),
-                len(b),
+                size,
             )
-            for a, b in zip(d.document.pages, page_pdfs, strict=True)
+            for a, size in zip(d.document.pages, sizes, strict=True)
         ]
-        buf = io.BytesIO()
-        assemble.assemble_pdf(page_pdfs, d.document.title, buf)
-        pristine = f"{outputs.PRISTINE}/{d.file_name}"
+        paths = [path for _, _, path in spooled]
         common = {"destination": "mail", "document": d.document.key, "title": d.document.title}
-        outputs.write_output(out_dir, pristine, buf.getvalue(), **common)
-        o = outputs.write_output(out_dir, f"{outputs.MAIL}/{d.file_name}", buf.getvalue(), pages=records, **common)
+        o = outputs.write_output(
+            out_dir,
+            f"{outputs.MAIL}/{d.file_name}",
+            lambda f, paths=paths, title=d.document.title: assemble.assemble_pdf(paths, title, f),
+            pages=records,
+            **common,
+        )
+        pristine = f"{outputs.PRISTINE}/{d.file_name}"
+        outputs.link_pristine(out_dir, o.path, pristine)
         written.append((o, {**_names(d), "pristine": pristine, "reason": d.reason}))
     return written
 
@@ -494,7 +501,7 @@ def _write_outputs(
             title="写真 ID photo", pages=[OutputPage(photo_page.input.path, 0, "jpeg-photo", 0.0, len(photo_bytes))],
         )
         written.append((o, {"name_ja": "写真", "name_en": "ID photo"}))
-    written += _write_mail(out_dir, the_plan, case, jobs)
+    written += _write_mail(out_dir, the_plan, spool, jobs)
     written += _write_forms(out_dir, the_plan, case)
     return written
 

@@ -152,6 +152,13 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
     return PageAnalysis(page=page, page_class=page_class, candidates=tuple(candidates), spool_key=task.task_id)
 
 
+def write_mail_page(page: SourcePage, page_class: PageClass, dest: Path) -> int:
+    """Write the page's full-quality one-page PDF to `dest` (worker entry point); its size."""
+    data = mail_page_pdf(page, page_class)
+    dest.write_bytes(data)
+    return len(data)
+
+
 def mail_page_pdf(page: SourcePage, page_class: PageClass, max_dpi: int = 600) -> bytes:
     """A page at the source's full quality for printing (mailing has no byte limit)."""
     original = original_page_pdf(page)

@@ -11,13 +11,20 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from packager import __version__
-from packager.atomic import atomic_open, atomic_write_bytes, atomic_write_text, remove_stale_temporaries
+from packager.atomic import (
+    TEMP_PREFIX,
+    atomic_open,
+    atomic_write_bytes,
+    atomic_write_text,
+    remove_stale_temporaries,
+)
 from packager.errors import OutputError
 from packager.model import CaseInfo, InputFile, OutputFile, OutputPage, Rejection
 
@@ -90,6 +97,26 @@ def write_output(
         sha256=sha256_file(path),
         pages=tuple(pages),
     )
+
+
+def link_pristine(out_dir: Path, rel_path: str, pristine_rel: str) -> None:
+    """Keep an untouched copy of a mailed document for `stamp`, as a hard link.
+
+    A hard link costs no space, and stays pristine: stamping replaces the mailed file by a
+    new one (atomic rename), which never writes through the link. Where links are not
+    possible (some network shares) the bytes are copied.
+    """
+    src, dst = out_dir / rel_path, out_dir / pristine_rel
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f"{TEMP_PREFIX}{dst.name}")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    try:
+        os.link(src, tmp)
+    except OSError:
+        atomic_write_bytes(dst, src.read_bytes())
+        return
+    os.replace(tmp, dst)
 
 
 def upload_bytes_on_disk(out_dir: Path) -> int:

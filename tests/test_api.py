@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import subprocess
+import unicodedata
 from pathlib import Path
 
 import img2pdf
@@ -159,6 +160,13 @@ def test_tight_limit_mails_lowest_priority_with_declaration(tmp_path: Path) -> N
         ["pdftotext", str(out / "upload" / "00-declaration.pdf"), "-"], capture_output=True, text=True, check=True
     ).stdout
     assert "会社案内" in text and "MILLER JAMES ROBERT" in text
+
+    # stamp after filing: the mailed pages carry the number, the pristine copy stays as built
+    pristine_before = sha256_tree(out / ".packager" / "pristine")
+    assert main(["stamp", str(out), "--receipt", "福オンＥＮ25001878"]) == ExitCode.OK
+    stamped = subprocess.run(["pdftotext", str(out / mailed["path"]), "-"], capture_output=True, text=True).stdout
+    assert unicodedata.normalize("NFKC", stamped).count("福オンEN25001878") == 3
+    assert sha256_tree(out / ".packager" / "pristine") == pristine_before
 
 
 def test_out_inside_case_is_refused(mini_case: Path) -> None:
