@@ -224,7 +224,7 @@ def _package(
     budget = plan.Budget(
         limit_bytes=limit,
         fixed_bytes=len(photo_bytes),
-        declaration_reserve_bytes=_declaration_reserve(case, documents, file_names, system),
+        declaration_reserve_bytes=0,  # set below, only if something has to be mailed
         per_file_overhead_bytes=system.per_file_overhead_bytes,
         single_file=system.mode == "single-pdf",
     )
@@ -232,23 +232,25 @@ def _package(
     # ---- the lower rungs, only when the best rung of every page does not fit
     if not plan.fits_without_mail(documents, budget):
         documents = _encode_lower_rungs(documents, tasks, system, jobs, progress)
+    if not plan.fits_without_mail(documents, budget):
+        reserve = _declaration_reserve(case, documents, file_names, system)
+        budget = replace(budget, declaration_reserve_bytes=reserve)
 
     # ---- plan, write, measure on disk; tighten and redo if the measurement disagrees
     written: list[tuple[OutputFile, dict[str, Any]]] = []
     for _attempt in range(4):
         the_plan = plan.plan_budget(documents, budget, file_names)
+        if the_plan.mailed and not budget.declaration_reserve_bytes:
+            # Mailing after all (a re-plan tightened by a measurement): hold the declaration's room.
+            reserve = _declaration_reserve(case, documents, file_names, system)
+            budget = replace(budget, declaration_reserve_bytes=reserve)
+            the_plan = plan.plan_budget(documents, budget, file_names)
         written = _write_outputs(out_dir, the_plan, system, case, photo_bytes, photo_page, spool, jobs)
         upload_total = outputs.upload_bytes_on_disk(out_dir)
         if upload_total <= limit:
             break
         overshoot = upload_total - limit
-        budget = plan.Budget(
-            limit_bytes=budget.limit_bytes,
-            fixed_bytes=budget.fixed_bytes + overshoot + 4096,
-            declaration_reserve_bytes=budget.declaration_reserve_bytes,
-            per_file_overhead_bytes=budget.per_file_overhead_bytes,
-            single_file=budget.single_file,
-        )
+        budget = replace(budget, fixed_bytes=budget.fixed_bytes + overshoot + 4096)
     new_paths = [o.path for o, _ in written] + [e["pristine"] for _, e in written if "pristine" in e]
     outputs.remove_stale(out_dir, old_outputs, new_paths)
 

@@ -7,6 +7,7 @@ memory does not grow with the size of the case.
 
 from __future__ import annotations
 
+import io
 import math
 import warnings
 from collections.abc import Iterator
@@ -231,7 +232,85 @@ def _load_raster(page: SourcePage, max_dpi: float) -> LoadedPage:
         return LoadedPage(image=image, dpi=dpi)
 
 
+# /Rotate (clockwise, PDF 32000-1 §7.7.3.3) → the transposition that shows the page upright.
+_PDF_ROTATE = {90: Image.Transpose.ROTATE_270, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_90}
+
+
+def _full_page_jpeg(page: SourcePage) -> tuple[bytes, int] | None:
+    """The JPEG stream of a scan page that is one JPEG drawn over the whole page, or None.
+
+    Most scanners and img2pdf write exactly this. Decoding it with libjpeg's scaled decode
+    is several times faster than rendering the page, and gives the same pixels.
+    Anything else (skewed matrices, masks, Decode arrays, CMYK, text) goes to PDFium.
+    """
+    try:
+        with pikepdf.open(page.input.abs_path) as pdf:
+            p = pdf.pages[page.page_index]
+            ops = [
+                op
+                for op in pikepdf.parse_content_stream(p)
+                if op.operator not in (pikepdf.Operator("q"), pikepdf.Operator("Q"))
+            ]
+            if len(ops) != 2 or str(ops[0].operator) != "cm" or str(ops[1].operator) != "Do":
+                return None
+            a, b, c, d, e, f = (float(v) for v in ops[0].operands)
+            box = p.mediabox
+            x0, y0, x1, y1 = (float(v) for v in box)
+            w, h = x1 - x0, y1 - y0
+            if abs(b) > 1e-6 or abs(c) > 1e-6 or abs(a - w) > w * 0.005 or abs(d - h) > h * 0.005:
+                return None
+            if abs(e - x0) > 1 or abs(f - y0) > 1 or ("/CropBox" in p.obj and list(p.obj.CropBox) != list(box)):
+                return None
+            image = p.obj.Resources.XObject[ops[1].operands[0]]
+            filters = image.get("/Filter")
+            filters = list(filters) if isinstance(filters, pikepdf.Array) else [filters]
+            if filters != [pikepdf.Name.DCTDecode] or image.get("/ColorSpace") not in (
+                pikepdf.Name.DeviceRGB,
+                pikepdf.Name.DeviceGray,
+            ):
+                return None
+            if any(k in image for k in ("/Decode", "/SMask", "/Mask", "/ImageMask")):
+                return None
+            return image.read_raw_bytes(), int(p.obj.get("/Rotate", 0)) % 360
+    except (pikepdf.PdfError, AttributeError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _decode_full_page_jpeg(page: SourcePage, max_dpi: float) -> LoadedPage | None:
+    found = _full_page_jpeg(page)
+    if found is None:
+        return None
+    data, rotate = found
+    with Image.open(io.BytesIO(data)) as im:
+        if im.format != "JPEG" or im.mode not in ("L", "RGB"):
+            return None
+        upright_w = im.height if rotate in (90, 270) else im.width
+        dpi = upright_w / page.width_in
+        if dpi > max_dpi:
+            factor = 1
+            while factor * 2 <= dpi / max_dpi and factor < 8:
+                factor *= 2
+            if factor > 1:
+                im.draft(im.mode, (im.width // factor, im.height // factor))
+        im.load()
+        image = im.copy()
+    dpi = dpi * (image.height if rotate in (90, 270) else image.width) / upright_w
+    if dpi > max_dpi:
+        image = resize_to_dpi(image, dpi, max_dpi)
+        dpi = max_dpi
+    if rotate in _PDF_ROTATE:
+        image = image.transpose(_PDF_ROTATE[rotate])
+    return LoadedPage(image=image, dpi=dpi)
+
+
 def _render_pdf_page(page: SourcePage, max_dpi: float) -> LoadedPage:
+    direct = _decode_full_page_jpeg(page, max_dpi)
+    if direct is not None:
+        return direct
+    return _render_with_pdfium(page, max_dpi)
+
+
+def _render_with_pdfium(page: SourcePage, max_dpi: float) -> LoadedPage:
     import pypdfium2 as pdfium
 
     dpi = min(page.native_dpi, max_dpi) if page.native_dpi > 0 else max_dpi
