@@ -143,7 +143,8 @@ def _fit(docs: Sequence[Document], available: int) -> tuple[int, list[tuple[int,
 def _spend_leftover(
     pages: Sequence[PageAnalysis], levels: list[list[int]], choice: list[int], level: int, available: int
 ) -> list[int]:
-    """Upgrade pages one level at a time, cheapest upgrades first, while the budget allows."""
+    """Upgrade pages one level at a time while the budget allows: bilevel pages first, then
+    the cheapest upgrades first."""
     choice = list(choice)
     left = available - _cost(pages, choice)
     for better in range(level - 1, -1, -1):
@@ -152,10 +153,14 @@ def _spend_leftover(
             new = _choice_at(lv, better)
             delta = p.candidates[new].bytes_ - p.candidates[choice[i]].bytes_
             if new != choice[i] and delta > 0:
-                steps.append((delta, i, new))
+                # Bilevel pages first: binarisation is what costs OCR accuracy (measured here:
+                # +1 pp mean on G4 text pages, against ~0 for JPEG q80 at 300 dpi), so bytes
+                # spent bringing a text page back to its original buy the most legibility.
+                bilevel_first = 0 if p.candidates[choice[i]].encoding.method == "g4" else 1
+                steps.append((bilevel_first, delta, i, new))
         steps.sort()
         upgraded = False
-        for delta, i, new in steps:
+        for _first, delta, i, new in steps:
             if delta <= left:
                 choice[i] = new
                 left -= delta
