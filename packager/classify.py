@@ -44,9 +44,9 @@ def hist_percentile(hist: np.ndarray, q: float) -> float:
     return float(np.searchsorted(cdf, cdf[-1] * q / 100.0))
 
 
-def paper_level(grey: np.ndarray) -> float:
+def paper_level(grey: Image.Image) -> float:
     """The paper's brightness: a high percentile, since paper covers most of a page."""
-    return hist_percentile(np.bincount(grey.ravel(), minlength=256), 90)
+    return hist_percentile(np.asarray(grey.histogram()), 90)  # Pillow's histogram, in C
 
 
 def clustered(mask: np.ndarray) -> np.ndarray:
@@ -66,8 +66,9 @@ def clustered(mask: np.ndarray) -> np.ndarray:
 def _is_blank(image: Image.Image, dpi: float) -> bool:
     factor = max(1, int(dpi // BLANK_DPI))
     view = image.reduce(factor) if factor > 1 else image
-    grey = np.asarray(view.convert("L"), dtype=np.int32)
-    content = clustered(grey < paper_level(grey) - CONTENT_DELTA)
+    grey_img = view.convert("L")
+    grey = np.asarray(grey_img, dtype=np.int32)
+    content = clustered(grey < paper_level(grey_img) - CONTENT_DELTA)
     if view.mode == "RGB":
         r, g, b = view.split()
         hi = ImageChops.lighter(ImageChops.lighter(r, g), b)
@@ -95,12 +96,13 @@ def classify_page(image: Image.Image, dpi: float, *, colour_hint: bool = False) 
         hi = ImageChops.lighter(ImageChops.lighter(r, g), b)
         lo = ImageChops.darker(ImageChops.darker(r, g), b)
         chroma = np.asarray(ImageChops.subtract(hi, lo), dtype=np.int32)
-        grey = np.asarray(thumb.convert("L"), dtype=np.int32)  # ITU-R 601 luma
+        grey_img = thumb.convert("L")  # ITU-R 601 luma
     else:
-        grey = np.asarray(thumb.convert("L"), dtype=np.int32)
-        chroma = np.zeros_like(grey)
+        grey_img = thumb.convert("L")
+        chroma = np.zeros((grey_img.height, grey_img.width), dtype=np.int32)
+    grey = np.asarray(grey_img, dtype=np.int32)
     total = grey.size
-    paper = paper_level(grey)
+    paper = paper_level(grey_img)
     content = clustered(grey < paper - CONTENT_DELTA)
     coloured = clustered(chroma > CHROMA_MIN)
     ink_fraction = float(np.count_nonzero(content)) / total

@@ -211,14 +211,7 @@ def _load_raster(page: SourcePage, max_dpi: float) -> LoadedPage:
             im.seek(page.page_index)
         orientation = exif_orientation(im)
         dpi = page.native_dpi
-        if im.format == "JPEG" and dpi > max_dpi:
-            # libjpeg decodes at 1/2, 1/4, 1/8 scale for free: never below the target.
-            scale = dpi / max_dpi
-            factor = 1
-            while factor * 2 <= scale and factor < 8:
-                factor *= 2
-            if factor > 1:
-                im.draft(im.mode, (im.width // factor, im.height // factor))
+        _draft_for(im, dpi, max_dpi)
         im.load()
         image = _to_rgb_or_l(im)
         upright_w = image.height if orientation in (5, 6, 7, 8) else image.width
@@ -276,24 +269,30 @@ def _full_page_jpeg(page: SourcePage) -> tuple[bytes, int] | None:
         return None
 
 
+def _draft_for(im: Image.Image, dpi: float, max_dpi: float) -> None:
+    """Ask libjpeg for a 1/2, 1/4 or 1/8 scale decode, never below max_dpi (free speed)."""
+    if im.format != "JPEG" or dpi <= max_dpi:
+        return
+    factor = 1
+    while factor * 2 <= dpi / max_dpi and factor < 8:
+        factor *= 2
+    if factor > 1:
+        im.draft(im.mode, (im.width // factor, im.height // factor))
+
+
 def _decode_full_page_jpeg(page: SourcePage, max_dpi: float) -> LoadedPage | None:
     found = _full_page_jpeg(page)
     if found is None:
         return None
     data, rotate = found
-    with Image.open(io.BytesIO(data)) as im:
-        if im.format != "JPEG" or im.mode not in ("L", "RGB"):
-            return None
-        upright_w = im.height if rotate in (90, 270) else im.width
-        dpi = upright_w / page.width_in
-        if dpi > max_dpi:
-            factor = 1
-            while factor * 2 <= dpi / max_dpi and factor < 8:
-                factor *= 2
-            if factor > 1:
-                im.draft(im.mode, (im.width // factor, im.height // factor))
-        im.load()
-        image = im.copy()
+    im = Image.open(io.BytesIO(data))
+    if im.format != "JPEG" or im.mode not in ("L", "RGB"):
+        return None
+    upright_w = im.height if rotate in (90, 270) else im.width
+    dpi = upright_w / page.width_in
+    _draft_for(im, dpi, max_dpi)
+    im.load()  # the JPEG bytes are in memory: no file stays open behind the image
+    image: Image.Image = im
     dpi = dpi * (image.height if rotate in (90, 270) else image.width) / upright_w
     if dpi > max_dpi:
         image = resize_to_dpi(image, dpi, max_dpi)
