@@ -111,3 +111,44 @@ def test_pdf_page_size_and_dpi(tmp_path: Path) -> None:
     page = _page(tmp_path, "scan.pdf")
     assert page.native_dpi == pytest.approx(200, rel=0.01)
     assert page.width_in == pytest.approx(8.27, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("name", "save"),
+    [
+        ("scan.webp", {"format": "WEBP", "quality": 90}),
+        ("scan.bmp", {"format": "BMP"}),
+        ("scan-lzw.tif", {"format": "TIFF", "compression": "tiff_lzw"}),
+        ("scan-jpeg.tif", {"format": "TIFF", "compression": "jpeg"}),
+        ("scan-raw.tif", {"format": "TIFF"}),
+    ],
+)
+def test_other_raster_formats_load(tmp_path: Path, name: str, save: dict[str, object]) -> None:
+    from fixtures.pages import text_page
+
+    image, _ = text_page(150, seed=1, size_mm=(105, 148), noise=False)
+    image.convert("RGB").save(tmp_path / name, dpi=(150, 150), **save)
+    inputs = scan_case(tmp_path, SYSTEM).inputs
+    assert [i.path for i in inputs] == [name]
+    loaded = load_page(describe_pages(inputs[0], SYSTEM)[0], 300)
+    assert loaded.image.size == image.size
+    assert np.asarray(loaded.image.convert("L")).min() < 80  # the text survived
+
+
+def test_g4_tiff_loads(tmp_path: Path) -> None:
+    from fixtures.pages import text_page
+
+    image, _ = text_page(300, seed=2, size_mm=(105, 148), noise=False)
+    image.convert("1").save(tmp_path / "fax.tif", compression="group4", dpi=(300, 300))
+    inp = scan_case(tmp_path, SYSTEM).inputs[0]
+    loaded = load_page(describe_pages(inp, SYSTEM)[0], 300)
+    assert loaded.image.mode == "L" and loaded.dpi == pytest.approx(300)
+
+
+def test_heic_phone_photo_loads(corpus: Path, tmp_path: Path) -> None:
+    (tmp_path / "photo.heic").write_bytes((corpus / "d06_simple.heic").read_bytes())
+    inp = scan_case(tmp_path, SYSTEM).inputs[0]
+    assert inp.format == "heif"
+    page = describe_pages(inp, SYSTEM)[0]
+    loaded = load_page(page, 300)
+    assert loaded.image.mode == "RGB" and loaded.image.size == (page.width_px, page.height_px)
