@@ -117,7 +117,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     from packager import api
     from packager.summary import render_build_summary
 
-    progress, close = _progress_bar(not args.quiet and sys.stderr.isatty())
+    progress, close = _progress_bar(not args.quiet and sys.stdout.isatty())
     try:
         result = api.package(args.case_dir, args.out, _build_options(args), progress=progress)
     finally:

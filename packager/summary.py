@@ -45,6 +45,7 @@ def render_build_summary(manifest: dict[str, Any]) -> str:
         lines.append(f"rejected: {r['path']}: {r['reason']}")
     checklist = manifest.get("checklist")
     if checklist and checklist.get("text"):
+        # The table and the verdict; sources and notes are for `packager check` and the manifest.
         lines.append("")
-        lines.append(checklist["text"])
+        lines += [ln for ln in checklist["text"].splitlines() if not ln.lstrip().startswith(("source:", "note:"))]
     return "\n".join(lines)
