@@ -30,7 +30,7 @@ def profiles_dir() -> Path:
     if override:
         return Path(override)
     here = Path(__file__).resolve().parent
-    installed = here / "profiles"  # pyproject maps top-level profiles/ here on install
+    installed = here / "_profiles"  # pyproject maps top-level profiles/ here on install
     if (installed / "kinds.toml").is_file():
         return installed
     return here.parent / "profiles"
