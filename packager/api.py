@@ -184,7 +184,7 @@ def _package(
                     colour_hint=kind.colour,
                     spool_dir=spool,
                     keep_blank=options.keep_blank_pages,
-                    rungs=(1,),
+                    first_pass=system.first_pass_rungs,
                 )
             )
 
@@ -328,8 +328,10 @@ def _encode_lower_rungs(
     for d in documents:
         for a in d.pages:
             ladder = system.ladders[a.page_class.name]
-            if len(ladder) > 1:
-                second.append(replace(by_key[a.spool_key], rungs=tuple(range(2, len(ladder) + 1)), known=a))
+            done_rungs = system.first_pass_rungs.get(a.page_class.name, len(ladder))
+            if len(ladder) > done_rungs:
+                rest = tuple(range(done_rungs + 1, len(ladder) + 1))
+                second.append(replace(by_key[a.spool_key], rungs=rest, known=a))
     done: dict[str, PageAnalysis] = {}
     for result in _map_pages(second, jobs, progress):
         if isinstance(result, PageAnalysis):  # a page decoded once decodes again; if not, keep pass one

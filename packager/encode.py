@@ -9,6 +9,7 @@ are), so the planner works with exact sizes and the assembler never encodes twic
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -34,7 +35,8 @@ class PageTask:
     colour_hint: bool  # the document kind says colour matters
     spool_dir: Path
     keep_blank: bool = False  # keep blank pages (encoded as bilevel) instead of dropping them
-    rungs: tuple[int, ...] | None = None  # ladder rungs to encode (1-based); None = all
+    rungs: tuple[int, ...] | None = None  # ladder rungs to encode (1-based); None = the first pass
+    first_pass: dict[str, int] | None = None  # rungs per page class in the first pass; None = all
     known: PageAnalysis | None = None  # a second pass: class and original already known
 
 
@@ -128,7 +130,10 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
                 Candidate(ORIGINAL, len(original), round(page.native_dpi, 1), page.width_px, page.height_px)
             )
     ladder = task.ladders[page_class.name]
-    wanted = task.rungs if task.rungs is not None else range(1, len(ladder) + 1)
+    if task.rungs is not None:
+        wanted: Iterable[int] = task.rungs
+    else:
+        wanted = range(1, (task.first_pass or {}).get(page_class.name, len(ladder)) + 1)
     resized: dict[int, Image.Image] = {}  # one resize per distinct dpi of the ladder
     for i in wanted:
         if i > len(ladder):

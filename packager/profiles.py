@@ -171,6 +171,7 @@ class SystemProfile:
     photo_height_px: int
     photo_jpeg_quality: int
     ladders: dict[str, tuple[Encoding, ...]]  # page class name → rungs, best first
+    first_pass_rungs: dict[str, int]  # rungs encoded before the planner knows it needs more
     max_pixels: int
     max_pages_per_file: int
     plausible_dpi: tuple[int, int]
@@ -229,6 +230,9 @@ def _load_system_profile_cached(path: Path) -> SystemProfile:
     photo = top.table("photo")
     ladder = top.table("ladder", required=True)
     ladders = {name: _load_ladder(ladder, name, min_dpi, max_dpi) for name in ("bilevel", "grey", "colour")}
+    first = ladder.table("first_pass")
+    first_pass = {name: first.int(name, 1, minimum=1) for name in ladders}
+    first.done()
     ladder.done()
     intake = top.table("intake")
     plausible = intake._get("plausible_dpi", (list,), "a list of two integers", [150, 1200], False)
@@ -252,6 +256,7 @@ def _load_system_profile_cached(path: Path) -> SystemProfile:
         photo_height_px=photo.int("height_px", 800, minimum=1),
         photo_jpeg_quality=photo.int("jpeg_quality", 90, minimum=1),
         ladders=ladders,
+        first_pass_rungs=first_pass,
         max_pixels=intake.int("max_pixels", 200_000_000, minimum=1),
         max_pages_per_file=intake.int("max_pages_per_file", 2000, minimum=1),
         plausible_dpi=(plausible[0], plausible[1]),
