@@ -38,8 +38,8 @@ from packager.profiles import SystemProfile, load_kinds, load_system_profile
 if TYPE_CHECKING:  # imported lazily at call time: forms pull in reportlab
     from packager.forms.stamp import StampResult
 
-# progress(stage, done, total): called from the main process only.
 MAIL_SPOOL_INDEX = 99  # spool slot of a page's full-quality rendition for the mail
+# progress(stage, done, total): called from the main process only.
 ProgressFn = Callable[[str, int, int], None]
 
 
