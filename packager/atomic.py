@@ -16,7 +16,7 @@ from typing import BinaryIO
 TEMP_PREFIX = ".tmp-"
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     # The rename itself must reach the disk, or a power cut can undo it.
     with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)
@@ -43,7 +43,7 @@ def atomic_open(path: Path) -> Iterator[BinaryIO]:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

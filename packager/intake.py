@@ -19,23 +19,20 @@ from typing import Any
 import pikepdf
 from PIL import Image
 
+from packager import stability
 from packager.errors import InputRejected, ProfileError
 from packager.model import Applicant, CaseInfo, DocumentKind, InputFile, Rejection
 from packager.profiles import SystemProfile, Table, load_kinds, read_toml
 
 CASE_FILE = "case.toml"
 # Files the watcher or the user put beside the scans that are not documents.
-CONTROL_FILES = {CASE_FILE, "READY", "receipt.txt", "reason.txt"}
-JUNK_NAMES = {".ds_store", "thumbs.db", "desktop.ini", "@eadir", "__macosx"}
-JUNK_SUFFIXES = (".tmp", ".part", ".crdownload")
+CONTROL_FILES = {CASE_FILE, "receipt.txt", "reason.txt"}
 
 
 def is_junk(name: str) -> bool:
-    """OS and scanner litter that is never a document (and never reported as one)."""
-    lower = name.lower()
-    return (
-        lower in JUNK_NAMES or name.startswith((".", "~$")) or lower.endswith(JUNK_SUFFIXES)
-    )
+    """OS and scanner litter that is never a document: the watcher's own filter, so a case
+    built by `build` and by `watch` sees the same inputs."""
+    return stability.is_junk(name)
 
 
 @dataclass(frozen=True)
@@ -309,7 +306,7 @@ def _walk(case_dir: Path) -> tuple[list[Path], list[Rejection], list[str]]:
                 stack.append(entry)
             elif not entry.is_file():
                 rejections.append(Rejection(rel, "is not a regular file"))
-            elif folder == case_dir and entry.name in CONTROL_FILES:
+            elif folder == case_dir and (entry.name in CONTROL_FILES or stability.is_ready_marker(entry.name)):
                 continue
             else:
                 files.append(entry)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from packager.atomic import atomic_write_text
+from packager.atomic import atomic_write_text, fsync_dir
 from packager.errors import PackagerError
 from packager.options import BuildOptions
 from packager.stability import is_junk, is_ready_marker
@@ -65,16 +65,6 @@ class Outcome:
     page_count: int = 0
     exit_code: int = 0
     reason: str = ""
-
-
-def fsync_dir(folder: Path) -> None:
-    # A rename is durable only once its folder is synced (ext4, xfs: otherwise power loss can undo it).
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def free_name(folder: Path, name: str, reserved: frozenset[str] = frozenset()) -> str:
