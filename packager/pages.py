@@ -274,7 +274,7 @@ def _draft_for(im: Image.Image, dpi: float, max_dpi: float) -> None:
     if im.format != "JPEG" or dpi <= max_dpi:
         return
     factor = 1
-    while factor * 2 <= dpi / max_dpi and factor < 8:
+    while factor * 2 <= dpi / max_dpi * 1.001 and factor < 8:  # 599.999… dpi is 600
         factor *= 2
     if factor > 1:
         im.draft(im.mode, (im.width // factor, im.height // factor))
