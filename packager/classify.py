@@ -64,7 +64,7 @@ def clustered(mask: np.ndarray) -> np.ndarray:
 
 
 def _is_blank(image: Image.Image, dpi: float) -> bool:
-    factor = max(1, int(dpi // BLANK_DPI))
+    factor = max(1, int(dpi / BLANK_DPI + 0.01))  # 299.99 dpi is 300: a 2× reduction
     view = image.reduce(factor) if factor > 1 else image
     grey_img = view.convert("L")
     grey = np.asarray(grey_img, dtype=np.int32)
