@@ -164,6 +164,7 @@ def _package(
     photo_page: SourcePage | None = None
     tasks: list[encode.PageTask] = []
     failed_inputs: dict[str, str] = {}  # accepted at intake, but a page could not be read
+    originals_likely_fit = _originals_likely_fit(intake_result.inputs, limit)
     for n, inp in enumerate(intake_result.inputs):
         try:
             described = pages.describe_pages(inp, system)
@@ -185,6 +186,7 @@ def _package(
                     spool_dir=spool,
                     keep_blank=options.keep_blank_pages,
                     first_pass=system.first_pass_rungs,
+                    rungs=() if originals_likely_fit and encode.original_possible(p) else None,
                 )
             )
 
@@ -315,6 +317,26 @@ def _declaration_reserve(
     return len(largest) + system.declaration_reserve_bytes
 
 
+# Assumed size of a page that has no original stream to keep (PNG, TIFF, HEIC …) at the best
+# rung, for the guess below: a 300 dpi A4 colour page at JPEG q80 is ~0.5–1.2 MB.
+_NON_ORIGINAL_PAGE_GUESS_BYTES = 1_500_000
+
+
+def _originals_likely_fit(inputs: Sequence[InputFile], limit: int) -> bool:
+    """Whether the case will most likely fit with every JPEG file and PDF page kept as it is.
+
+    Then the first pass keeps originals without encoding them (it still decodes each page to
+    classify it and find blank backs); if the guess is wrong, the second pass encodes them.
+    """
+    total = 0
+    for inp in inputs:
+        if inp.format in ("jpeg", "pdf"):
+            total += inp.bytes_
+        else:
+            total += inp.page_count * _NON_ORIGINAL_PAGE_GUESS_BYTES
+    return total <= limit * 0.9
+
+
 def _encode_lower_rungs(
     documents: list[Document],
     tasks: Sequence[encode.PageTask],
@@ -327,11 +349,15 @@ def _encode_lower_rungs(
     second: list[encode.PageTask] = []
     for d in documents:
         for a in d.pages:
+            task = by_key[a.spool_key]
             ladder = system.ladders[a.page_class.name]
-            done_rungs = system.first_pass_rungs.get(a.page_class.name, len(ladder))
-            if len(ladder) > done_rungs:
+            if task.rungs == ():  # originals only so far: every rung
+                rest = tuple(range(1, len(ladder) + 1))
+            else:
+                done_rungs = system.first_pass_rungs.get(a.page_class.name, len(ladder))
                 rest = tuple(range(done_rungs + 1, len(ladder) + 1))
-                second.append(replace(by_key[a.spool_key], rungs=rest, known=a))
+            if rest:
+                second.append(replace(task, rungs=rest, known=a))
     done: dict[str, PageAnalysis] = {}
     for result in _map_pages(second, jobs, progress):
         if isinstance(result, PageAnalysis):  # a page decoded once decodes again; if not, keep pass one

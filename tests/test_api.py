@@ -199,3 +199,19 @@ def test_unknown_profile_is_one_line(mini_case: Path, tmp_path: Path, capsys) ->
     assert code == ExitCode.PROFILE_ERROR
     err = capsys.readouterr().err.strip()
     assert "nope" in err and "\n" not in err and "Traceback" not in err
+
+
+def test_wrong_originals_guess_is_repaired_by_the_second_pass(
+    mini_case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first pass keeps originals unencoded when they look like they fit; when the guess is
+    wrong, the second pass encodes every rung and the upload still fits."""
+    from packager import api
+
+    monkeypatch.setattr(api, "_originals_likely_fit", lambda inputs, limit: True)
+    out = tmp_path / "out"
+    assert main(["build", str(mini_case), "--out", str(out), "--limit", "0.6MB", "--quiet", "--jobs", "1"]) == 0
+    m = _manifest(out)
+    assert m["upload_bytes"] <= 600_000
+    encodings = {p["encoding"] for o in m["outputs"] for p in o["pages"]}
+    assert any(e.startswith(("jpeg", "g4")) for e in encodings)
