@@ -45,7 +45,17 @@ except ImportError:  # pragma: no cover - a declared dependency
 def exif_orientation(im: Image.Image) -> int:
     """The EXIF orientation, or 1 when missing or invalid (values outside 1–8 occur)."""
     try:
-        value = im.getexif().get(0x0112, 1)
+        if im.format == "PNG":
+            # Pillow's PNG getexif() decodes the whole image to look for an eXIf chunk after
+            # the pixels; scanners write it before them, if at all. Read only what is there.
+            raw = im.info.get("exif")
+            if not raw:
+                return 1
+            exif = Image.Exif()
+            exif.load(raw)
+            value = exif.get(0x0112, 1)
+        else:
+            value = im.getexif().get(0x0112, 1)
     except Exception:  # a broken EXIF block must not lose the page
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1

@@ -152,3 +152,12 @@ def test_heic_phone_photo_loads(corpus: Path, tmp_path: Path) -> None:
     page = describe_pages(inp, SYSTEM)[0]
     loaded = load_page(page, 300)
     assert loaded.image.mode == "RGB" and loaded.image.size == (page.width_px, page.height_px)
+
+
+def test_png_exif_orientation_is_read_without_decoding(tmp_path: Path) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.new("RGB", (400, 300), "white").save(tmp_path / "card.png", exif=exif.tobytes(), dpi=(300, 300))
+    page = _page(tmp_path, "card.png")
+    assert (page.width_px, page.height_px) == (300, 400)
+    assert load_page(page, 300).image.size == (300, 400)
