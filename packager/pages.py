@@ -15,14 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pikepdf
-from PIL import Image, ImageOps
+from PIL import Image
 
 from packager.model import InputFile, SourcePage
 from packager.profiles import SystemProfile
 
 A4_IN = (8.27, 11.69)
 PDF_RENDER_MAX_PIXELS = 120_000_000  # ~ A0 at 200 dpi; memory stays under ~400 MB per page
-PDF_RASTER_FORMATS = ("pdf",)
 # EXIF orientation → the transposition that makes the image upright (EXIF 2.32 §4.6.4).
 _EXIF_TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -350,18 +349,11 @@ def resize_to_dpi(image: Image.Image, dpi_from: float, dpi_to: float) -> Image.I
     return image.resize((w, h), Image.Resampling.BOX, reducing_gap=1.0)
 
 
-def upright_original_ok(page: SourcePage) -> bool:
-    """Whether the original stream can go into the PDF unchanged."""
-    return page.input.format in ("jpeg", "pdf")
-
-
 __all__ = [
-    "ImageOps",
     "LoadedPage",
     "describe_pages",
     "exif_orientation",
     "fit_a4_dpi",
     "load_page",
     "resize_to_dpi",
-    "upright_original_ok",
 ]

@@ -10,8 +10,6 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from PIL import Image
-
 from packager.classify import classify_page
 from packager.model import CaseInfo, InputFile, SourcePage
 from packager.pages import describe_pages, load_page
@@ -119,4 +117,4 @@ def photo_page(inputs: Sequence[InputFile], system: SystemProfile) -> SourcePage
     return None
 
 
-__all__ = ["Finding", "Image", "check_issue_dates", "check_photo", "photo_page", "project_upload_bytes"]
+__all__ = ["Finding", "check_issue_dates", "check_photo", "photo_page", "project_upload_bytes"]
