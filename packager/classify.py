@@ -8,7 +8,7 @@ blank, and a page with faint strokes, photos or chroma that matters is never bil
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image, ImageChops
+from PIL import Image, ImageChops, ImageFilter
 
 from packager.model import PageClass
 
@@ -18,6 +18,9 @@ BLANK_DPI = 150
 # A pixel is content when it is this much darker than the paper (0–255 scale). The
 # thumbnail is a box average, which dilutes single-pixel scanner specks below this.
 CONTENT_DELTA = 22
+# On that view, content is this much darker than the paper around it: show-through of the
+# front side (~5% ≈ 13 levels) stays blank, a light pencil mark (≥ 12% ≈ 30 levels) does not.
+BLANK_DELTA = 16
 # Blank: fewer clustered content pixels than this on the 150 dpi view (≈ 0.3 mm², less
 # than one small character). Clustered = at least 2 of 8 neighbours agree, so sensor
 # noise and lone specks do not count; dust that does count keeps a page, the safe side.
@@ -68,13 +71,24 @@ def _is_blank(image: Image.Image, dpi: float) -> bool:
     view = image.reduce(factor) if factor > 1 else image
     grey_img = view.convert("L")
     grey = np.asarray(grey_img, dtype=np.int32)
-    content = clustered(grey < paper_level(grey_img) - CONTENT_DELTA)
+    content = clustered(grey < _local_paper(grey_img) - BLANK_DELTA)
     if view.mode == "RGB":
         r, g, b = view.split()
         hi = ImageChops.lighter(ImageChops.lighter(r, g), b)
         lo = ImageChops.darker(ImageChops.darker(r, g), b)
         content |= clustered(np.asarray(ImageChops.subtract(hi, lo)) > CHROMA_MIN)
     return int(np.count_nonzero(content)) < BLANK_MAX_PIXELS
+
+
+def _local_paper(grey: Image.Image) -> np.ndarray:
+    """The paper's brightness around each pixel: the brightest block mean nearby.
+
+    Scanner shading darkens the edges of a sheet by ~5%, so one page-wide paper level
+    would hide a faint mark near an edge (measured: a 14 px character at 14% contrast).
+    """
+    block = max(1, min(16, grey.width, grey.height))
+    means = grey.reduce(block).filter(ImageFilter.MaxFilter(3))
+    return np.asarray(means.resize(grey.size, Image.Resampling.BILINEAR), dtype=np.int32)
 
 
 def _erode(mask: np.ndarray) -> np.ndarray:
