@@ -17,7 +17,7 @@ import img2pdf
 import pikepdf
 from PIL import Image
 
-from packager.classify import binarise, classify_page
+from packager.classify import binarise, classify_page, four_levels
 from packager.model import Candidate, Encoding, PageAnalysis, PageClass, SourcePage
 from packager.pages import load_page, resize_to_dpi
 
@@ -61,9 +61,12 @@ def _image_pdf(image_bytes: bytes, dpi: float) -> bytes:
 
 
 def encode_image(image: Image.Image, encoding: Encoding) -> bytes:
-    """The image file bytes (JPEG, or single-strip G4 TIFF) for one rung."""
+    """The image file bytes (JPEG, 2-bit PNG, or single-strip G4 TIFF) for one rung."""
     buf = io.BytesIO()
-    if encoding.method == "g4":
+    if encoding.method == "flate-grey2":
+        # img2pdf embeds the PNG's Flate stream as it is (2 bits per component, predictor 15).
+        four_levels(image).save(buf, "PNG", bits=2, compress_level=6)
+    elif encoding.method == "g4":
         bilevel = image if image.mode == "1" else binarise(image)
         # One strip: a G4 stream split in strips cannot be embedded as one PDF image.
         bilevel.save(buf, "TIFF", compression="group4", tiffinfo={278: bilevel.height})
@@ -143,8 +146,11 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
     else:
         wanted = range(1, (task.first_pass or {}).get(page_class.name, len(ladder)) + 1)
     resized: dict[int, Image.Image] = {}  # one resize per distinct dpi of the ladder
-    for i in wanted:
-        if i > len(ladder):
+    done_rungs = {c.spool_index for c in candidates}  # a second pass may ask for one already made
+    todo = list(wanted)
+    while todo:
+        i = todo.pop(0)
+        if i > len(ladder) or i in done_rungs:
             continue
         rung = ladder[i - 1]
         target = rung.dpi or round(loaded.dpi)
@@ -156,6 +162,12 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
             base, dpi_from = (resized[base_dpi], base_dpi) if base_dpi else (loaded.image, loaded.dpi)
             resized[target] = resize_to_dpi(base, dpi_from, target)
         image = resized[target]
+        if rung.method == "flate-grey2" and image.getcolors(2) is not None:
+            # Two-valued already (a 1-bit scan at its own dpi): no grey edges to keep, and
+            # G4 holds the same pixels smaller, so the next rung takes this one's place.
+            if i + 1 not in todo:
+                todo.insert(0, i + 1)
+            continue
         dpi = loaded.dpi * image.width / loaded.image.width
         data = _image_pdf(encode_image(image, rung), dpi)
         if original_bytes is not None and len(data) >= original_bytes:

@@ -178,7 +178,7 @@ class SystemProfile:
     drop_blank_pages: bool
 
 
-_METHODS_BY_CLASS = {"bilevel": {"g4"}, "grey": {"jpeg-grey"}, "colour": {"jpeg-colour"}}
+_METHODS_BY_CLASS = {"bilevel": {"flate-grey2", "g4"}, "grey": {"jpeg-grey"}, "colour": {"jpeg-colour"}}
 
 
 def _load_ladder(t: Table, key: str, min_dpi: int, max_dpi: int) -> tuple[Encoding, ...]:

@@ -249,3 +249,15 @@ def test_script_reports_a_half_pasted_marker(tmp_path: Path, capsys: pytest.Capt
     (tmp_path / "README.md").write_text(f"# packager\n{profile_table.START}\n", encoding="utf-8")
     assert profile_table.main([], root=tmp_path) == 2
     assert "profile-table:end" in capsys.readouterr().err
+
+
+def test_four_grey_levels_are_a_bilevel_rung_only(tmp_path: Path) -> None:
+    """flate-grey2 is for text pages: a colour ladder that names it is refused with its key."""
+    path = tmp_path / "ours.toml"
+    text = (profiles_dir() / "systems/isa-2026.toml").read_text(encoding="utf-8")
+    old = '{ method = "jpeg-colour", dpi = 300, quality = 80 }'
+    path.write_text(text.replace(old, '{ method = "flate-grey2", dpi = 300 }'), encoding="utf-8")
+    with pytest.raises(ProfileError) as info:
+        render_profile(str(path))
+    assert info.value.key == "ladder.colour[0].method"
+    assert "flate-grey2" in str(info.value)

@@ -1,0 +1,87 @@
+"""encode: every rung of a page's ladder, measured; four grey levels and G4 for text pages."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pikepdf
+from PIL import Image
+
+from fixtures.pages import text_page
+from packager.classify import binarise, four_levels
+from packager.encode import PageTask, analyse_page, encode_image, spool_path
+from packager.intake import scan_case
+from packager.model import Encoding, PageAnalysis
+from packager.pages import describe_pages
+from packager.profiles import load_system_profile
+
+SYSTEM = load_system_profile()
+
+
+def _analyse(case: Path, name: str, spool: Path, rungs: tuple[int, ...] | None = (1, 2)) -> PageAnalysis:
+    inp = next(i for i in scan_case(case, SYSTEM).inputs if i.path == name)
+    page = describe_pages(inp, SYSTEM)[0]
+    spool.mkdir(exist_ok=True)
+    task = PageTask(
+        page=page,
+        task_id="t0",
+        ladders=SYSTEM.ladders,
+        max_dpi=SYSTEM.max_dpi,
+        colour_hint=False,
+        spool_dir=spool,
+        rungs=rungs,
+    )
+    result = analyse_page(task)
+    assert isinstance(result, PageAnalysis)
+    return result
+
+
+def test_four_levels_whitens_paper_and_keeps_faint_strokes() -> None:
+    image, _ = text_page(300, seed=3, size_mm=(105, 74), pt=7, faint=True)
+    levels = np.asarray(four_levels(image))
+    assert set(np.unique(levels)) <= {0, 1, 2, 3}
+    assert (levels == 3).mean() > 0.85  # the scanner's paper tint and noise are white now
+    assert (levels <= 1).sum() > 1000  # faint 7 pt strokes are still there, dark
+    # Stroke edges keep an intermediate level: what G4 throws away.
+    assert ((levels == 1) | (levels == 2)).sum() > 0.2 * (levels == 0).sum()
+
+
+def test_text_page_gets_four_levels_then_g4(tmp_path: Path) -> None:
+    case = tmp_path / "case"
+    case.mkdir()
+    image, _ = text_page(300, seed=1, pt=8)
+    image.save(case / "contract.png", dpi=(300, 300))
+    analysis = _analyse(case, "contract.png", tmp_path / "spool")
+    assert analysis.page_class.name == "bilevel"
+    labels = [c.encoding.label for c in analysis.candidates]
+    assert labels == ["flate-grey2@300", "g4@300"]
+    grey2, g4 = analysis.candidates
+    assert g4.bytes_ < grey2.bytes_ < 6 * g4.bytes_  # four levels cost a few times G4, far below JPEG
+    with pikepdf.open(spool_path(tmp_path / "spool", "t0", 1)) as pdf:
+        (raw,) = pdf.pages[0].images.values()
+        assert raw.BitsPerComponent == 2 and raw.ColorSpace == "/DeviceGray" and raw.Filter == "/FlateDecode"
+        shown = pikepdf.PdfImage(raw).as_pil_image()
+        assert shown.size == image.size
+        assert set(np.unique(np.asarray(shown.convert("L")))) <= {0, 85, 170, 255}
+
+
+def test_two_valued_source_skips_four_levels_for_g4(tmp_path: Path) -> None:
+    """A 1-bit scan at its own dpi has no grey edges: G4 takes the first rung's place."""
+    case = tmp_path / "case"
+    case.mkdir()
+    image, _ = text_page(300, seed=2, pt=9)
+    binarise(image).save(case / "register.tif", compression="tiff_lzw", dpi=(300, 300))
+    analysis = _analyse(case, "register.tif", tmp_path / "spool", rungs=None)  # first pass: rung 1 asked
+    assert [c.encoding.label for c in analysis.candidates] == ["g4@300"]
+    assert analysis.candidates[0].spool_index == 2
+
+
+def test_encode_image_g4_and_four_levels_are_lossless_to_their_reduction() -> None:
+    image, _ = text_page(300, seed=4, size_mm=(60, 40), pt=8)
+    g4 = Image.open(io.BytesIO(encode_image(image, Encoding("g4", dpi=300))))
+    assert np.array_equal(np.asarray(g4.convert("L")), np.asarray(binarise(image).convert("L")))
+    png = Image.open(io.BytesIO(encode_image(image, Encoding("flate-grey2", dpi=300))))
+    # Read back as 8-bit grey: level k of 0–3 is shown as 85·k.
+    assert np.array_equal(np.asarray(png), np.asarray(four_levels(image)) * 85)
