@@ -12,7 +12,7 @@ import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,7 +67,10 @@ def _mp_context() -> multiprocessing.context.BaseContext:
 
 
 def _map_pages(tasks: Sequence[encode.PageTask], jobs: int, progress: ProgressFn | None) -> Iterator[Any]:
-    """Run analyse_page over tasks in order, in worker processes when jobs > 1."""
+    """Run analyse_page over tasks, in worker processes when jobs > 1; results in task order.
+
+    The costliest pages are handed out first, so the workers finish together instead of one
+    encoding a big TIFF page while the other waits (longest-processing-time-first)."""
     total = len(tasks)
     if jobs <= 1 or total <= 1:
         for i, task in enumerate(tasks, 1):
@@ -75,11 +78,28 @@ def _map_pages(tasks: Sequence[encode.PageTask], jobs: int, progress: ProgressFn
             if progress:
                 progress("pages", i, total)
         return
+    results: list[Any] = [None] * total
     with ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context()) as pool:
-        for i, result in enumerate(pool.map(encode.analyse_page, tasks, chunksize=1), 1):
-            yield result
+        order = sorted(range(total), key=lambda i: -_expected_work(tasks[i]))
+        futures = {pool.submit(encode.analyse_page, tasks[i]): i for i in order}
+        for done, future in enumerate(as_completed(futures), 1):
+            results[futures[future]] = future.result()
             if progress:
-                progress("pages", i, total)
+                progress("pages", done, total)
+    yield from results
+
+
+def _expected_work(task: encode.PageTask) -> float:
+    """A page's decode and encode work, roughly: pixels decoded × (1 + rungs encoded)."""
+    page = task.page
+    dpi = min(page.native_dpi, float(task.max_dpi)) if not page.dpi_estimated else page.native_dpi
+    if task.rungs == () and task.known is None:
+        dpi = min(dpi, float(encode.CLASSIFY_DPI))
+    pixels = page.width_in * page.height_in * dpi * dpi
+    rungs = len(task.rungs) if task.rungs is not None else 1
+    # Files without a stream to keep (PNG, TIFF, HEIC …) are decoded in full and encoded.
+    slow_decode = 2.0 if not encode.original_possible(page) else 1.0
+    return pixels * slow_decode * (1 + rungs)
 
 
 def _mail_pages(items: Sequence[tuple[SourcePage, Any, Path]], jobs: int) -> list[int]:

@@ -57,7 +57,10 @@ def _clean_page_extras(pdf: pikepdf.Pdf) -> None:
 
 def make_photo(page: SourcePage, width_px: int, height_px: int, quality: int) -> bytes:
     """The ID photo as a 3:4 portrait JPEG no larger than needed, with no EXIF (no GPS)."""
-    image = load_page(page, max_dpi=10_000).image.convert("RGB")
+    # Decode no more than the crop needs (libjpeg's scaled decode): a 1200×1600 photo is
+    # decoded at 600×800 directly. Rounding may leave it a pixel short: resized below.
+    scale = max(width_px / page.width_px, height_px / page.height_px)
+    image = load_page(page, max_dpi=page.native_dpi * min(1.0, scale)).image.convert("RGB")
     target_ratio = width_px / height_px
     w, h = image.size
     if w / h > target_ratio:  # too wide: crop the sides, centred
@@ -68,7 +71,7 @@ def make_photo(page: SourcePage, width_px: int, height_px: int, quality: int) ->
         new_h = round(w / target_ratio)
         top = (h - new_h) // 3
         image = image.crop((0, top, w, top + new_h))
-    if image.width > width_px:
+    if image.width >= width_px - 2:  # never enlarge a small photo, but do round up a pixel
         image = image.resize((width_px, height_px), Image.Resampling.LANCZOS)
     buf = io.BytesIO()
     image.save(buf, "JPEG", quality=quality, optimize=True, dpi=(300, 300))

@@ -15,6 +15,7 @@ from packager.model import PageClass
 THUMB_DPI = 100
 # Blank detection looks closer, at ~150 dpi: a single 7 pt character must keep a page.
 BLANK_DPI = 150
+CLASSIFY_DPI = BLANK_DPI  # the most resolution classify_page uses: a caller may decode at this
 # A pixel is content when it is this much darker than the paper (0–255 scale). The
 # thumbnail is a box average, which dilutes single-pixel scanner specks below this.
 CONTENT_DELTA = 22
@@ -37,8 +38,15 @@ PAPER_NOISE = 8
 
 
 def thumbnail(image: Image.Image, dpi: float) -> Image.Image:
-    factor = max(1, round(dpi / THUMB_DPI))
-    return image.reduce(factor) if factor > 1 else image
+    """The page at ~THUMB_DPI: an integer box reduction, or a box resize where the ratio is
+    not near an integer (150 dpi → 100, not 75: the fractions below are per-pixel measures)."""
+    ratio = dpi / THUMB_DPI
+    if ratio <= 1.1:
+        return image
+    if abs(ratio - round(ratio)) < 0.1:
+        return image.reduce(round(ratio))
+    size = (max(1, round(image.width / ratio)), max(1, round(image.height / ratio)))
+    return image.resize(size, Image.Resampling.BOX)
 
 
 def hist_percentile(hist: np.ndarray, q: float) -> float:
