@@ -150,9 +150,7 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
         wanted = range(1, (task.first_pass or {}).get(page_class.name, len(ladder)) + 1)
     resized: dict[int, Image.Image] = {}  # one resize per distinct dpi of the ladder
     done_rungs = {c.spool_index for c in candidates}  # a second pass may ask for one already made
-    todo = list(wanted)
-    while todo:
-        i = todo.pop(0)
+    for i in wanted:
         if i > len(ladder) or i in done_rungs:
             continue
         rung = ladder[i - 1]
@@ -166,11 +164,9 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
             resized[target] = resize_to_dpi(base, dpi_from, target)
         image = resized[target]
         if rung.method == "flate-grey2" and image.getcolors(2) is not None:
-            # Two-valued already (a 1-bit scan at its own dpi): no grey edges to keep, and
-            # G4 holds the same pixels smaller, so the next rung takes this one's place.
-            if i + 1 not in todo:
-                todo.insert(0, i + 1)
-            continue
+            # Two-valued already (a 1-bit scan at its own dpi): there are no grey edges to
+            # keep, and G4 holds exactly the same pixels, smaller.
+            rung = Encoding("g4", dpi=rung.dpi)
         dpi = loaded.dpi * image.width / loaded.image.width
         data = _image_pdf(encode_image(image, rung), dpi)
         if original_bytes is not None and len(data) >= original_bytes:

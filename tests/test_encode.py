@@ -32,6 +32,7 @@ def _analyse(case: Path, name: str, spool: Path, rungs: tuple[int, ...] | None =
         colour_hint=False,
         spool_dir=spool,
         rungs=rungs,
+        first_pass=SYSTEM.first_pass_rungs,
     )
     result = analyse_page(task)
     assert isinstance(result, PageAnalysis)
@@ -67,15 +68,31 @@ def test_text_page_gets_four_levels_then_g4(tmp_path: Path) -> None:
         assert set(np.unique(np.asarray(shown.convert("L")))) <= {0, 85, 170, 255}
 
 
-def test_two_valued_source_skips_four_levels_for_g4(tmp_path: Path) -> None:
-    """A 1-bit scan at its own dpi has no grey edges: G4 takes the first rung's place."""
+def test_two_valued_source_gets_lossless_g4_at_its_own_pixels(tmp_path: Path) -> None:
+    """A 1-bit scan has no grey edges: the first rung becomes G4, which holds it exactly —
+    at the scan's own pixels when its dpi was only estimated (not downsampled and rethresholded)."""
     case = tmp_path / "case"
     case.mkdir()
     image, _ = text_page(300, seed=2, pt=9)
-    binarise(image).save(case / "register.tif", compression="tiff_lzw", dpi=(300, 300))
-    analysis = _analyse(case, "register.tif", tmp_path / "spool", rungs=None)  # first pass: rung 1 asked
-    assert [c.encoding.label for c in analysis.candidates] == ["g4@300"]
-    assert analysis.candidates[0].spool_index == 2
+    bilevel = binarise(image)
+    bilevel.save(case / "register.tif", compression="tiff_lzw", dpi=(300, 300))
+    bilevel.resize((2828, 4000)).save(case / "typewriter.png")  # no dpi tag: fitted to A4, ~342 dpi
+    analysis = _analyse(case, "register.tif", tmp_path / "spool", rungs=None)  # first pass: rung 1
+    assert [(c.encoding.label, c.spool_index) for c in analysis.candidates] == [("g4@300", 1)]
+    with Image.open(io.BytesIO(_only_image_bytes(spool_path(tmp_path / "spool", "t0", 1)))) as im:
+        assert np.array_equal(np.asarray(im.convert("L")), np.asarray(bilevel.convert("L")))
+    analysis = _analyse(case, "typewriter.png", tmp_path / "spool2", rungs=None)
+    (only,) = analysis.candidates
+    assert only.encoding.method == "g4" and (only.width_px, only.height_px) == (2828, 4000)
+
+
+def _only_image_bytes(pdf_path: Path) -> bytes:
+    """The page's one image as a G4 TIFF, via pikepdf's extraction."""
+    with pikepdf.open(pdf_path) as pdf:
+        (raw,) = pdf.pages[0].images.values()
+        buf = io.BytesIO()
+        pikepdf.PdfImage(raw).extract_to(stream=buf)
+        return buf.getvalue()
 
 
 def test_encode_image_g4_and_four_levels_are_lossless_to_their_reduction() -> None:
