@@ -343,14 +343,14 @@ _NON_ORIGINAL_PAGE_GUESS_BYTES = 1_500_000
 
 
 def _originals_likely_fit(inputs: Sequence[InputFile], limit: int) -> bool:
-    """Whether the case will most likely fit with every JPEG file and PDF page kept as it is.
+    """Whether the case will most likely fit with every JPEG/PNG file and PDF page kept as it is.
 
     Then the first pass keeps originals without encoding them (it still decodes each page to
     classify it and find blank backs); if the guess is wrong, the second pass encodes them.
     """
     total = 0
     for inp in inputs:
-        if inp.format in ("jpeg", "pdf"):
+        if inp.format in ("jpeg", "pdf") or (inp.format == "png" and inp.page_count == 1):
             total += inp.bytes_
         else:
             total += inp.page_count * _NON_ORIGINAL_PAGE_GUESS_BYTES

@@ -19,7 +19,7 @@ from PIL import Image
 
 from packager.classify import CLASSIFY_DPI, binarise, classify_page, four_levels
 from packager.model import Candidate, Encoding, PageAnalysis, PageClass, SourcePage
-from packager.pages import load_page, resize_to_dpi
+from packager.pages import exif_orientation, load_page, resize_to_dpi
 
 ORIGINAL = Encoding(method="original")
 
@@ -81,8 +81,9 @@ def encode_image(image: Image.Image, encoding: Encoding) -> bytes:
 
 
 def original_possible(page: SourcePage) -> bool:
-    """Whether the source's own stream can be embedded unchanged (JPEG files, PDF pages)."""
-    return page.input.format in ("jpeg", "pdf")
+    """Whether the source's own stream can likely be embedded unchanged (JPEG and PNG files,
+    PDF pages); original_page_pdf has the last word."""
+    return page.input.format in ("jpeg", "pdf") or (page.input.format == "png" and page.input.page_count == 1)
 
 
 def original_page_pdf(page: SourcePage) -> bytes | None:
@@ -92,6 +93,17 @@ def original_page_pdf(page: SourcePage) -> bytes | None:
         try:
             return _image_pdf(page.input.abs_path.read_bytes(), page.native_dpi)
         except Exception:  # img2pdf refuses some JPEGs (odd colour spaces): re-encode instead
+            return None
+    if fmt == "png" and page.input.page_count == 1:
+        # img2pdf copies a PNG's compressed pixels into the PDF as they are (lossless, no
+        # decode). Not for alpha (the page is flattened onto white instead: img2pdf refuses
+        # it) nor for an EXIF-rotated PNG (the PDF would show it on its side).
+        with Image.open(page.input.abs_path) as im:
+            if exif_orientation(im) != 1 or "A" in im.mode or "transparency" in im.info:
+                return None
+        try:
+            return _image_pdf(page.input.abs_path.read_bytes(), page.native_dpi)
+        except Exception:
             return None
     if fmt == "pdf":
         with pikepdf.open(page.input.abs_path) as src:
@@ -118,9 +130,13 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
     A second pass (task.known set) adds the lower rungs, for cases that do not.
     """
     page = task.page
-    # Originals only (rungs == ()): the pixels serve the classifier alone, which looks at
-    # 150 dpi at most, so a 300 dpi scan decodes at half scale (libjpeg draft: ~3× faster).
-    first_look_only = task.known is None and task.rungs == ()
+    original = original_page_pdf(page) if task.known is None else None
+    rungs = task.rungs
+    if rungs == () and task.known is None and original is None:
+        rungs = None  # no stream to keep after all (img2pdf refused it): the first pass's rungs
+    # Originals only: the pixels serve the classifier alone, which looks at 150 dpi at most,
+    # so a 300 dpi scan decodes at half scale (libjpeg's draft: ~3× faster).
+    first_look_only = task.known is None and rungs == ()
     try:
         loaded = load_page(page, CLASSIFY_DPI if first_look_only else _ceiling_dpi(page, task.max_dpi))
     except Exception as e:  # a decoder error names the file; the case goes on
@@ -136,7 +152,6 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
             if not task.keep_blank:
                 return PageAnalysis(page=page, page_class=page_class, candidates=(), spool_key=task.task_id)
             page_class = replace(page_class, name="bilevel")
-        original = original_page_pdf(page)
         original_bytes = len(original) if original is not None else None
         if original is not None:
             spool_path(task.spool_dir, task.task_id, 0).write_bytes(original)
@@ -144,8 +159,8 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
                 Candidate(ORIGINAL, len(original), round(page.native_dpi, 1), page.width_px, page.height_px)
             )
     ladder = task.ladders[page_class.name]
-    if task.rungs is not None:
-        wanted: Iterable[int] = task.rungs
+    if rungs is not None:
+        wanted: Iterable[int] = rungs
     else:
         wanted = range(1, (task.first_pass or {}).get(page_class.name, len(ladder)) + 1)
     resized: dict[int, Image.Image] = {}  # one resize per distinct dpi of the ladder

@@ -53,8 +53,8 @@ def test_text_page_gets_four_levels_then_g4(tmp_path: Path) -> None:
     case = tmp_path / "case"
     case.mkdir()
     image, _ = text_page(300, seed=1, pt=8)
-    image.save(case / "contract.png", dpi=(300, 300))
-    analysis = _analyse(case, "contract.png", tmp_path / "spool")
+    image.save(case / "contract.tif", compression="tiff_lzw", dpi=(300, 300))  # no stream to keep
+    analysis = _analyse(case, "contract.tif", tmp_path / "spool")
     assert analysis.page_class.name == "bilevel"
     labels = [c.encoding.label for c in analysis.candidates]
     assert labels == ["flate-grey2@300", "g4@300"]
@@ -76,12 +76,12 @@ def test_two_valued_source_gets_lossless_g4_at_its_own_pixels(tmp_path: Path) ->
     image, _ = text_page(300, seed=2, pt=9)
     bilevel = binarise(image)
     bilevel.save(case / "register.tif", compression="tiff_lzw", dpi=(300, 300))
-    bilevel.resize((2828, 4000)).save(case / "typewriter.png")  # no dpi tag: fitted to A4, ~342 dpi
+    bilevel.resize((2828, 4000)).save(case / "typewriter.tif")  # no dpi tag: fitted to A4, ~342 dpi
     analysis = _analyse(case, "register.tif", tmp_path / "spool", rungs=None)  # first pass: rung 1
     assert [(c.encoding.label, c.spool_index) for c in analysis.candidates] == [("g4@300", 1)]
     with Image.open(io.BytesIO(_only_image_bytes(spool_path(tmp_path / "spool", "t0", 1)))) as im:
         assert np.array_equal(np.asarray(im.convert("L")), np.asarray(bilevel.convert("L")))
-    analysis = _analyse(case, "typewriter.png", tmp_path / "spool2", rungs=None)
+    analysis = _analyse(case, "typewriter.tif", tmp_path / "spool2", rungs=None)
     (only,) = analysis.candidates
     assert only.encoding.method == "g4" and (only.width_px, only.height_px) == (2828, 4000)
 
@@ -102,3 +102,22 @@ def test_encode_image_g4_and_four_levels_are_lossless_to_their_reduction() -> No
     png = Image.open(io.BytesIO(encode_image(image, Encoding("flate-grey2", dpi=300))))
     # Read back as 8-bit grey: level k of 0–3 is shown as 85·k.
     assert np.array_equal(np.asarray(png), np.asarray(four_levels(image)) * 85)
+
+
+def test_png_is_kept_as_it_is_when_it_can_be(tmp_path: Path) -> None:
+    """A PNG's compressed pixels go into the PDF unchanged (the original, lossless); with alpha
+    there is no such stream, and a first look that only wanted originals still encodes rungs."""
+    case = tmp_path / "case"
+    case.mkdir()
+    image, _ = text_page(300, seed=6, size_mm=(105, 74), pt=8)
+    image.save(case / "certificate.png", dpi=(300, 300))
+    image.convert("LA").save(case / "with-alpha.png", dpi=(300, 300))
+    kept = _analyse(case, "certificate.png", tmp_path / "spool", rungs=())
+    assert [c.encoding.label for c in kept.candidates] == ["original"]
+    with pikepdf.open(spool_path(tmp_path / "spool", "t0", 0)) as pdf:
+        (raw,) = pdf.pages[0].images.values()
+        assert raw.Filter == "/FlateDecode"
+        shown = pikepdf.PdfImage(raw).as_pil_image()
+        assert np.array_equal(np.asarray(shown.convert("L")), np.asarray(image))
+    flattened = _analyse(case, "with-alpha.png", tmp_path / "spool2", rungs=())
+    assert [c.encoding.label for c in flattened.candidates] == ["flate-grey2@300"]
