@@ -102,15 +102,15 @@ def _expected_work(task: encode.PageTask) -> float:
     return pixels * slow_decode * (1 + rungs)
 
 
-def _mail_pages(items: Sequence[tuple[SourcePage, Any, Path]], jobs: int) -> list[int]:
-    """Write each mailed page at full quality to its spool path; returns the byte counts."""
+def _mail_pages(items: Sequence[tuple[SourcePage, Any, Path]], jobs: int) -> list[tuple[int, str]]:
+    """Write each mailed page at full quality to its spool path; returns (bytes, how made) each."""
     if jobs <= 1 or len(items) <= 1:
         return [encode.write_mail_page(*item) for item in items]
     with ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context()) as pool:
         return list(pool.map(_mail_page_star, items, chunksize=1))
 
 
-def _mail_page_star(item: tuple[SourcePage, Any, Path]) -> int:
+def _mail_page_star(item: tuple[SourcePage, Any, Path]) -> tuple[int, str]:
     return encode.write_mail_page(*item)
 
 
@@ -207,6 +207,7 @@ def _package(
                     keep_blank=options.keep_blank_pages,
                     first_pass=system.first_pass_rungs,
                     rungs=() if originals_likely_fit and encode.original_possible(p) else None,
+                    lossless=originals_likely_fit,
                 )
             )
 
@@ -482,16 +483,10 @@ def _write_mail(
         spooled = [
             (a.page, a.page_class, encode.spool_path(spool, a.spool_key, MAIL_SPOOL_INDEX)) for a in d.document.pages
         ]
-        sizes = _mail_pages(spooled, jobs)
+        made = _mail_pages(spooled, jobs)
         records = [
-            OutputPage(
-                a.page.input.path,
-                a.page.page_index,
-                "original" if encode.original_possible(a.page) else "lossless",
-                round(a.page.native_dpi, 1),
-                size,
-            )
-            for a, size in zip(d.document.pages, sizes, strict=True)
+            OutputPage(a.page.input.path, a.page.page_index, how, round(a.page.native_dpi, 1), size)
+            for a, (size, how) in zip(d.document.pages, made, strict=True)
         ]
         paths = [path for _, _, path in spooled]
         common = {"destination": "mail", "document": d.document.key, "title": d.document.title}

@@ -19,7 +19,7 @@ from PIL import Image
 
 from packager.classify import CLASSIFY_DPI, binarise, classify_page, four_levels
 from packager.model import Candidate, Encoding, PageAnalysis, PageClass, SourcePage
-from packager.pages import exif_orientation, load_page, resize_to_dpi
+from packager.pages import LoadedPage, exif_orientation, load_page, resize_to_dpi
 
 ORIGINAL = Encoding(method="original")
 
@@ -38,6 +38,9 @@ class PageTask:
     rungs: tuple[int, ...] | None = None  # ladder rungs to encode (1-based); None = the first pass
     first_pass: dict[str, int] | None = None  # rungs per page class in the first pass; None = all
     known: PageAnalysis | None = None  # a second pass: class and original already known
+    # Where the source has no stream to keep (TIFF, BMP, WebP, HEIC, PNG with alpha), also
+    # encode the decoded page losslessly (Flate): set when the case will likely fit as it is.
+    lossless: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,16 @@ def original_page_pdf(page: SourcePage) -> bytes | None:
     return None
 
 
+def _lossless_candidate(loaded: LoadedPage, task: PageTask) -> Candidate:
+    """The decoded page (upright, flattened, at most the ceiling dpi) as Flate: no loss."""
+    buf = io.BytesIO()
+    loaded.image.save(buf, "PNG", compress_level=6)
+    data = _image_pdf(buf.getvalue(), loaded.dpi)
+    spool_path(task.spool_dir, task.task_id, 0).write_bytes(data)
+    encoding = Encoding("lossless", dpi=round(loaded.dpi))
+    return Candidate(encoding, len(data), round(loaded.dpi, 1), loaded.image.width, loaded.image.height)
+
+
 def _ceiling_dpi(page: SourcePage, max_dpi: int) -> float:
     """The most resolution worth decoding. A phone photo's dpi is a guess (fitted to A4),
     and the document in it is smaller than the frame: its best rung keeps every pixel
@@ -130,7 +143,10 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
     A second pass (task.known set) adds the lower rungs, for cases that do not.
     """
     page = task.page
-    original = original_page_pdf(page) if task.known is None else None
+    try:
+        original = original_page_pdf(page) if task.known is None else None
+    except Exception as e:  # a PDF that opened at intake but cannot give this page: name it
+        return PageFailure(page, f"page {page.page_index + 1} cannot be copied ({_first_line(e)})")
     rungs = task.rungs
     if rungs == () and task.known is None and original is None:
         rungs = None  # no stream to keep after all (img2pdf refused it): the first pass's rungs
@@ -152,12 +168,14 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
             if not task.keep_blank:
                 return PageAnalysis(page=page, page_class=page_class, candidates=(), spool_key=task.task_id)
             page_class = replace(page_class, name="bilevel")
-        original_bytes = len(original) if original is not None else None
         if original is not None:
             spool_path(task.spool_dir, task.task_id, 0).write_bytes(original)
             candidates.append(
                 Candidate(ORIGINAL, len(original), round(page.native_dpi, 1), page.width_px, page.height_px)
             )
+        elif task.lossless and loaded.image.getcolors(2) is None:  # two-valued: G4 is lossless already
+            candidates.append(_lossless_candidate(loaded, task))
+        original_bytes = candidates[0].bytes_ if candidates else None
     ladder = task.ladders[page_class.name]
     if rungs is not None:
         wanted: Iterable[int] = rungs
@@ -194,18 +212,19 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
     return PageAnalysis(page=page, page_class=page_class, candidates=tuple(candidates), spool_key=task.task_id)
 
 
-def write_mail_page(page: SourcePage, page_class: PageClass, dest: Path) -> int:
-    """Write the page's full-quality one-page PDF to `dest` (worker entry point); its size."""
-    data = mail_page_pdf(page, page_class)
+def write_mail_page(page: SourcePage, page_class: PageClass, dest: Path) -> tuple[int, str]:
+    """Write the page's full-quality one-page PDF to `dest` (worker entry point); its size
+    and how it was made ("original" or "lossless")."""
+    data, how = mail_page_pdf(page, page_class)
     dest.write_bytes(data)
-    return len(data)
+    return len(data), how
 
 
-def mail_page_pdf(page: SourcePage, page_class: PageClass, max_dpi: int = 600) -> bytes:
+def mail_page_pdf(page: SourcePage, page_class: PageClass, max_dpi: int = 600) -> tuple[bytes, str]:
     """A page at the source's full quality for printing (mailing has no byte limit)."""
     original = original_page_pdf(page)
     if original is not None:
-        return original
+        return original, "original"
     loaded = load_page(page, max_dpi)
     image = loaded.image
     if page_class.name == "bilevel":
@@ -214,7 +233,7 @@ def mail_page_pdf(page: SourcePage, page_class: PageClass, max_dpi: int = 600) -
         buf = io.BytesIO()
         image.save(buf, "PNG", optimize=False, compress_level=6)  # lossless, Flate in the PDF
         data = buf.getvalue()
-    return _image_pdf(data, loaded.dpi)
+    return _image_pdf(data, loaded.dpi), "lossless"
 
 
 def _first_line(e: BaseException) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 PageClassName = Literal["blank", "bilevel", "grey", "colour"]
-EncodingMethod = Literal["original", "flate-grey2", "g4", "jpeg-grey", "jpeg-colour"]
+EncodingMethod = Literal["original", "lossless", "flate-grey2", "g4", "jpeg-grey", "jpeg-colour"]
 Destination = Literal["upload", "mail"]
 
 
@@ -100,7 +100,7 @@ class Encoding:
     def label(self) -> str:
         if self.method == "original":
             return "original"
-        if self.method in ("g4", "flate-grey2"):
+        if self.method in ("g4", "flate-grey2", "lossless"):
             return f"{self.method}@{self.dpi}"
         return f"{self.method}@{self.dpi}q{self.quality}"
 

@@ -121,3 +121,24 @@ def test_png_is_kept_as_it_is_when_it_can_be(tmp_path: Path) -> None:
         assert np.array_equal(np.asarray(shown.convert("L")), np.asarray(image))
     flattened = _analyse(case, "with-alpha.png", tmp_path / "spool2", rungs=())
     assert [c.encoding.label for c in flattened.candidates] == ["flate-grey2@300"]
+
+
+def test_lossless_candidate_when_the_case_will_fit_and_no_stream_can_be_kept(tmp_path: Path) -> None:
+    """A page with nothing to pass through (here a PNG with alpha) gets a lossless Flate
+    candidate first when the case will likely fit: nothing lost that the budget could keep."""
+    case = tmp_path / "case"
+    case.mkdir()
+    image, _ = text_page(300, seed=7, size_mm=(105, 74), pt=8)
+    image.convert("LA").save(case / "screenshot.png", dpi=(300, 300))
+    inp = scan_case(case, SYSTEM).inputs[0]
+    page = describe_pages(inp, SYSTEM)[0]
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    task = PageTask(page, "t0", SYSTEM.ladders, SYSTEM.max_dpi, False, spool, lossless=True)
+    result = analyse_page(task)
+    assert isinstance(result, PageAnalysis)
+    assert result.candidates[0].encoding.label == "lossless@300"
+    with pikepdf.open(spool_path(spool, "t0", 0)) as pdf:
+        (raw,) = pdf.pages[0].images.values()
+        shown = pikepdf.PdfImage(raw).as_pil_image()
+        assert np.array_equal(np.asarray(shown.convert("L")), np.asarray(image))
