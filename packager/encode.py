@@ -118,6 +118,18 @@ def original_page_pdf(page: SourcePage) -> bytes | None:
     return None
 
 
+# Above this many decoded bytes (an A4 300 dpi colour page is 26 MB), a lossless page would
+# take much of the 25 MB budget by itself and is not worth its encode time (a 12 MP phone
+# photo: ~25 MB as Flate, 1–2 s); such pages keep their best JPEG rung.
+LOSSLESS_MAX_RAW_BYTES = 30_000_000
+
+
+def _worth_lossless(image: Image.Image) -> bool:
+    if image.width * image.height * len(image.getbands()) > LOSSLESS_MAX_RAW_BYTES:
+        return False
+    return image.getcolors(2) is None  # two-valued: the G4 rung is lossless already
+
+
 def _lossless_candidate(loaded: LoadedPage, task: PageTask) -> Candidate:
     """The decoded page (upright, flattened, at most the ceiling dpi) as Flate: no loss."""
     buf = io.BytesIO()
@@ -173,7 +185,7 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
             candidates.append(
                 Candidate(ORIGINAL, len(original), round(page.native_dpi, 1), page.width_px, page.height_px)
             )
-        elif task.lossless and loaded.image.getcolors(2) is None:  # two-valued: G4 is lossless already
+        elif task.lossless and _worth_lossless(loaded.image):
             candidates.append(_lossless_candidate(loaded, task))
         original_bytes = candidates[0].bytes_ if candidates else None
     ladder = task.ladders[page_class.name]

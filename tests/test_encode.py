@@ -9,7 +9,7 @@ import numpy as np
 import pikepdf
 from PIL import Image
 
-from fixtures.pages import text_page
+from fixtures.pages import id_photo, text_page
 from packager.classify import binarise, four_levels
 from packager.encode import PageTask, analyse_page, encode_image, spool_path
 from packager.intake import scan_case
@@ -142,3 +142,18 @@ def test_lossless_candidate_when_the_case_will_fit_and_no_stream_can_be_kept(tmp
         (raw,) = pdf.pages[0].images.values()
         shown = pikepdf.PdfImage(raw).as_pil_image()
         assert np.array_equal(np.asarray(shown.convert("L")), np.asarray(image))
+
+
+def test_no_lossless_candidate_for_a_phone_sized_photo(tmp_path: Path) -> None:
+    """A 12 MP colour photo as Flate would be ~25 MB by itself: not worth encoding."""
+    case = tmp_path / "case"
+    case.mkdir()
+    id_photo(seed=3, width_px=3000, height_px=4000).save(case / "card.tif", compression="tiff_lzw")
+    inp = scan_case(case, SYSTEM).inputs[0]
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    page = describe_pages(inp, SYSTEM)[0]
+    task = PageTask(page, "t0", SYSTEM.ladders, SYSTEM.max_dpi, True, spool, lossless=True, first_pass={"colour": 1})
+    result = analyse_page(task)
+    assert isinstance(result, PageAnalysis)
+    assert [c.encoding.method for c in result.candidates] == ["jpeg-colour"]
