@@ -119,3 +119,26 @@ def test_plan_always_fits_or_mails(pages: list[tuple[list[int], int | None, int]
     # mailed documents were mailed in mail-priority order
     priorities = [d.document.kind.mail_priority for d in plan.mailed]
     assert priorities == sorted(priorities)
+
+
+def test_leftover_goes_to_g4_pages_before_cheaper_upgrades() -> None:
+    """A binarised page gets its grey levels back before anything else is upgraded, even a
+    cheaper step: binarisation is the loss that OCR measures (four levels and q80 ≈ none)."""
+    src = SourcePage(INPUT, 0, 2480, 3508, 8.27, 11.69, 300.0, False)
+    text = PageAnalysis(
+        src,
+        PageClass("bilevel", 0.1, 0.0, 0.0),
+        (
+            Candidate(Encoding("original"), 400, 300.0, 2480, 3508, spool_index=0),
+            Candidate(Encoding("flate-grey2", 300), 200, 300.0, 2480, 3508, spool_index=1),
+            Candidate(Encoding("g4", 300), 50, 300.0, 2480, 3508, spool_index=2),
+        ),
+        spool_key="t",
+    )
+    photo = _page([120, 100, 60], original=500)
+    docs = [_doc("a", 50, [text, photo])]
+    plan = plan_budget(docs, _budget(300), _names(docs))
+    # uniform level 2 costs 50 + 100; of the 150 left, G4 → four levels (150) goes first and
+    # leaves nothing for the photo's 20-byte step.
+    assert plan.level == 2
+    assert plan.documents[0].choice == (1, 2)
