@@ -40,6 +40,7 @@ if str(PROJECT) not in sys.path:
     sys.path.insert(0, str(PROJECT))
 
 import img2pdf  # noqa: E402
+import numpy as np  # noqa: E402
 import pikepdf  # noqa: E402
 import pypdfium2 as pdfium  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402
@@ -420,6 +421,23 @@ def near_lossless(image: Image.Image) -> Image.Image:
     return out
 
 
+def dithered(image: Image.Image) -> Image.Image:
+    """The page with seeded ±1-level noise added: invisible, yet new pixels to tesseract."""
+    grey_or_rgb = image if image.mode in ("L", "RGB") else image.convert("L")
+    arr = np.asarray(grey_or_rgb, dtype=np.int16)
+    noise = np.random.default_rng(0).integers(-1, 2, size=arr.shape, dtype=np.int16)
+    out = Image.fromarray(np.clip(arr + noise, 0, 255).astype(np.uint8), grey_or_rgb.mode)
+    out.info["dpi"] = image.info.get("dpi", (300, 300))
+    return out
+
+
+def robust_cer(reference: str, image: Image.Image) -> float:
+    """Median CER over the page as it is, its q95 re-encode and its ±1 dither: one reading
+    can flip a whole line (see near_lossless); the median of three needs two to flip."""
+    cers = [character_error_rate(reference, cached_ocr(v)) for v in (image, near_lossless(image), dithered(image))]
+    return statistics.median(cers)
+
+
 def _fix_untrusted_dpi(image: Image.Image, path: Path, index: int, reference: PageSpec | None) -> None:
     """tesseract's --dpi hint moves its CER by several points (same pixels: 7% with the true dpi,
     20% without a hint, 69% against 0% on a map tagged differently), so the source must get its
@@ -468,6 +486,9 @@ def measure_page(task: dict[str, Any]) -> dict[str, Any]:
     if task.get("extra_truth") is not None:  # corpus page with real ground truth as well
         row["source_cer_vs_ground_truth"] = character_error_rate(task["extra_truth"], src_text)
     row["noise_floor"] = abs(character_error_rate(reference, cached_ocr(near_lossless(src_img))) - row["source_cer"])
+    robust = bool(task.get("robust")) and truth is not None
+    if robust:
+        row["source_cer_robust"] = robust_cer(reference, src_img)
     for tool, spec in task["outputs"].items():
         if spec is None:
             continue
@@ -477,6 +498,8 @@ def measure_page(task: dict[str, Any]) -> dict[str, Any]:
             cer = character_error_rate(reference, text)
             row[f"{tool}_cer"] = cer
             row[f"{tool}_cer_increase"] = cer - row["source_cer"]
+            if robust and tool == "packager":
+                row["packager_cer_increase_robust"] = robust_cer(reference, img) - row["source_cer_robust"]
             if task.get("extra_truth") is not None:
                 row[f"{tool}_cer_vs_ground_truth"] = character_error_rate(task["extra_truth"], text)
             small = load_page(tuple(spec), dpi=SSIM_DPI)  # type: ignore[arg-type]
@@ -505,6 +528,9 @@ class ToolResult:
     cer_increase_worst: float = math.nan
     # worst over the pages whose noise floor is at most NOISE_RESOLVES (the measure can tell 3 pp there)
     cer_increase_worst_resolved: float = math.nan
+    # --robust: median over three near-lossless variants of source and output page (packager only)
+    cer_increase_mean_robust: float = math.nan
+    cer_increase_worst_robust: float = math.nan
     ssim_mean: float = math.nan
     ssim_worst: float = math.nan
     wall_s: float = 0.0
@@ -634,6 +660,10 @@ def _agg(rows: list[dict[str, Any]], tool: str, res: ToolResult) -> None:
         res.cer_increase_worst = max(incs)
         resolved = [r[f"{tool}_cer_increase"] for r in measured if r.get("noise_floor", 1.0) <= NOISE_RESOLVES]
         res.cer_increase_worst_resolved = max(resolved, default=math.nan)
+        robust = [r[f"{tool}_cer_increase_robust"] for r in measured if f"{tool}_cer_increase_robust" in r]
+        if robust:
+            res.cer_increase_mean_robust = statistics.fmean(robust)
+            res.cer_increase_worst_robust = max(robust)
         ssims = [r[f"{tool}_ssim"] for r in measured if math.isfinite(r.get(f"{tool}_ssim", math.nan))]
         if ssims:
             res.ssim_mean = statistics.fmean(ssims)
@@ -647,6 +677,7 @@ def bench_case(
     truth: dict[str, list[str]] | None,
     every: int,
     extra_truth: dict[str, str] | None = None,
+    robust: bool = False,
 ) -> dict[str, Any]:
     """Run both tools on `case` and measure them. `truth` None: the source's OCR is the reference."""
     print(f"[{name}] case {case}", flush=True)
@@ -712,6 +743,7 @@ def bench_case(
             "extra_truth": (extra_truth or {}).get(rel),
             "outputs": {"packager": pk_specs.get((rel, page)), "gs": gs_specs.get((rel, page))},
             "packager_encoding": pk_labels.get((rel, page), ""),
+            "robust": robust,
         }
         for rel, page in sampled
     ]
@@ -804,6 +836,18 @@ def format_bundle(r: dict[str, Any]) -> str:
             f"OCR noise floor (CER moved by a q95 re-encode of the source): mean {statistics.fmean(noise) * 100:.2f}pp,"
             f" worst {max(noise) * 100:.1f}pp; {sum(n > 0.03 for n in noise)} of {len(noise)} pages above 3pp."
             f" ΔCER worst where the floor is ≤ {NOISE_RESOLVES * 100:.0f}pp ({resolved} pages): {worst}"
+        )
+    p_robust = r["packager"].get("cer_increase_worst_robust", math.nan)
+    if math.isfinite(p_robust):
+        over = [
+            f"{row['source']}#{row['source_page']} {row['packager_cer_increase_robust'] * 100:+.1f}pp"
+            for row in r["pages"]
+            if row.get("packager_cer_increase_robust", 0.0) > 0.03
+        ]
+        lines.append(
+            f"robust ΔCER (median of 3 near-lossless variants of source and output): packager mean "
+            f"{r['packager']['cer_increase_mean_robust'] * 100:+.2f}pp, worst {p_robust * 100:+.2f}pp; "
+            f"above 3pp: {', '.join(over) or 'none'}"
         )
     by_enc: dict[str, list[float]] = {}
     for row in r["pages"]:
@@ -898,6 +942,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one, removed)")
     ap.add_argument("--ocr-every", type=int, default=None, help="OCR every Nth page (default: 1 small, 4 others)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    ap.add_argument(
+        "--robust", action="store_true", help="also the median CER over 3 near-lossless variants (3× the OCR)"
+    )
     ap.add_argument("--no-ocr-cache", action="store_true", help=f"do not reuse OCR results from {OCR_CACHE}")
     args = ap.parse_args(argv)
 
@@ -920,7 +967,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 results.append({"bundle": size, "error": f"generate: {type(e).__name__}: {e}"})
                 continue
             print(f"[{size}] generated in {time.perf_counter() - t0:.1f} s", flush=True)
-            r = bench_case(size, case, work, truth, args.ocr_every or OCR_EVERY.get(size, 4))
+            r = bench_case(size, case, work, truth, args.ocr_every or OCR_EVERY.get(size, 4), robust=args.robust)
             results.append(r)
             print(format_bundle(r), flush=True)
             (args.out / f"{size}.json").write_text(json.dumps(r, indent=1, ensure_ascii=False, default=str))
