@@ -92,9 +92,7 @@ def _map_pages(tasks: Sequence[encode.PageTask], jobs: int, progress: ProgressFn
 def _expected_work(task: encode.PageTask) -> float:
     """A page's decode and encode work, roughly: pixels decoded × (1 + rungs encoded)."""
     page = task.page
-    dpi = min(page.native_dpi, float(task.max_dpi)) if not page.dpi_estimated else page.native_dpi
-    if task.rungs == () and task.known is None:
-        dpi = min(dpi, float(encode.CLASSIFY_DPI))
+    dpi = min(page.native_dpi, encode.decode_dpi(task, first_look_only=task.rungs == () and task.known is None))
     pixels = page.width_in * page.height_in * dpi * dpi
     rungs = len(task.rungs) if task.rungs is not None else 1
     # Files without a stream to keep (PNG, TIFF, HEIC …) are decoded in full and encoded.

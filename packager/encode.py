@@ -140,6 +140,12 @@ def _lossless_candidate(loaded: LoadedPage, task: PageTask) -> Candidate:
     return Candidate(encoding, len(data), round(loaded.dpi, 1), loaded.image.width, loaded.image.height)
 
 
+def decode_dpi(task: PageTask, *, first_look_only: bool) -> float:
+    """The most resolution a task decodes its page at (load_page takes min(native, this)):
+    the classifier's for a first look that keeps originals, else the ceiling below."""
+    return float(CLASSIFY_DPI) if first_look_only else _ceiling_dpi(task.page, task.max_dpi)
+
+
 def _ceiling_dpi(page: SourcePage, max_dpi: int) -> float:
     """The most resolution worth decoding. A phone photo's dpi is a guess (fitted to A4),
     and the document in it is smaller than the frame: its best rung keeps every pixel
@@ -166,7 +172,7 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
     # so a 300 dpi scan decodes at half scale (libjpeg's draft: ~3× faster).
     first_look_only = task.known is None and rungs == ()
     try:
-        loaded = load_page(page, CLASSIFY_DPI if first_look_only else _ceiling_dpi(page, task.max_dpi))
+        loaded = load_page(page, decode_dpi(task, first_look_only=first_look_only))
     except Exception as e:  # a decoder error names the file; the case goes on
         return PageFailure(page, f"page {page.page_index + 1} cannot be decoded ({_first_line(e)})")
     candidates: list[Candidate] = []
