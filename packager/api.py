@@ -7,17 +7,14 @@ The CLI and the watcher are thin faces over `package`, `check` and `stamp`.
 from __future__ import annotations
 
 import datetime as dt
-import multiprocessing
 import os
 import shutil
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from packager import assemble, encode, intake, outputs, pages, plan
+from packager import assemble, encode, intake, outputs, pages, plan, pool
 from packager.errors import DoesNotFit, ExitCode, NothingToPackage
 from packager.model import (
     CaseInfo,
@@ -33,14 +30,13 @@ from packager.model import (
     SourcePage,
 )
 from packager.options import BuildOptions
+from packager.pool import ProgressFn
 from packager.profiles import SystemProfile, load_kinds, load_system_profile
 
 if TYPE_CHECKING:  # imported lazily at call time: forms pull in reportlab
     from packager.forms.stamp import StampResult
 
 MAIL_SPOOL_INDEX = 99  # spool slot of a page's full-quality rendition for the mail
-# progress(stage, done, total): called from the main process only.
-ProgressFn = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -55,61 +51,6 @@ class BuildResult:
     page_count: int  # pages written (upload + mail)
     exit_code: ExitCode  # OK, or INPUTS_REJECTED when some inputs were rejected
     manifest: dict[str, Any]
-
-
-def _mp_context() -> multiprocessing.context.BaseContext:
-    """fork when this process has one thread (fast, and no re-import of the caller's
-    __main__); forkserver when it has more (the watcher), since fork() copies locks held
-    by other threads and can deadlock the child."""
-    if threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("forkserver")
-
-
-def _map_pages(tasks: Sequence[encode.PageTask], jobs: int, progress: ProgressFn | None) -> Iterator[Any]:
-    """Run analyse_page over tasks, in worker processes when jobs > 1; results in task order.
-
-    The costliest pages are handed out first, so the workers finish together instead of one
-    encoding a big TIFF page while the other waits (longest-processing-time-first)."""
-    total = len(tasks)
-    if jobs <= 1 or total <= 1:
-        for i, task in enumerate(tasks, 1):
-            yield encode.analyse_page(task)
-            if progress:
-                progress("pages", i, total)
-        return
-    results: list[Any] = [None] * total
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context()) as pool:
-        order = sorted(range(total), key=lambda i: -_expected_work(tasks[i]))
-        futures = {pool.submit(encode.analyse_page, tasks[i]): i for i in order}
-        for done, future in enumerate(as_completed(futures), 1):
-            results[futures[future]] = future.result()
-            if progress:
-                progress("pages", done, total)
-    yield from results
-
-
-def _expected_work(task: encode.PageTask) -> float:
-    """A page's decode and encode work, roughly: pixels decoded × (1 + rungs encoded)."""
-    page = task.page
-    dpi = min(page.native_dpi, encode.decode_dpi(task, first_look_only=task.rungs == () and task.known is None))
-    pixels = page.width_in * page.height_in * dpi * dpi
-    rungs = len(task.rungs) if task.rungs is not None else 1
-    # Files without a stream to keep (PNG, TIFF, HEIC …) are decoded in full and encoded.
-    slow_decode = 2.0 if not encode.original_possible(page) else 1.0
-    return pixels * slow_decode * (1 + rungs)
-
-
-def _mail_pages(items: Sequence[tuple[SourcePage, Any, Path]], jobs: int) -> list[tuple[int, str]]:
-    """Write each mailed page at full quality to its spool path; returns (bytes, how made) each."""
-    if jobs <= 1 or len(items) <= 1:
-        return [encode.write_mail_page(*item) for item in items]
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context()) as pool:
-        return list(pool.map(_mail_page_star, items, chunksize=1))
-
-
-def _mail_page_star(item: tuple[SourcePage, Any, Path]) -> tuple[int, str]:
-    return encode.write_mail_page(*item)
 
 
 def _document_title(kind: DocumentKind, key: str, inputs: Sequence[InputFile]) -> str:
@@ -212,7 +153,7 @@ def _package(
     # ---- classify + encode every page at every rung (workers), in page order
     analyses: dict[str, list[PageAnalysis]] = {}
     dropped: list[dict[str, Any]] = []
-    for result in _map_pages(tasks, jobs, progress):
+    for result in pool.analyse_pages(tasks, jobs, progress):
         path = result.page.input.path
         if isinstance(result, encode.PageFailure):
             failed_inputs.setdefault(path, result.reason)
@@ -378,7 +319,7 @@ def _encode_lower_rungs(
             if rest:
                 second.append(replace(task, rungs=rest, known=a))
     done: dict[str, PageAnalysis] = {}
-    for result in _map_pages(second, jobs, progress):
+    for result in pool.analyse_pages(second, jobs, progress):
         if isinstance(result, PageAnalysis):  # a page decoded once decodes again; if not, keep pass one
             done[result.spool_key] = result
     return [
@@ -481,7 +422,7 @@ def _write_mail(
         spooled = [
             (a.page, a.page_class, encode.spool_path(spool, a.spool_key, MAIL_SPOOL_INDEX)) for a in d.document.pages
         ]
-        made = _mail_pages(spooled, jobs)
+        made = pool.write_mail_pages(spooled, jobs)
         records = [
             OutputPage(a.page.input.path, a.page.page_index, how, round(a.page.native_dpi, 1), size)
             for a, (size, how) in zip(d.document.pages, made, strict=True)
