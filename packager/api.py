@@ -130,6 +130,9 @@ def _package(
         except Exception as e:  # a parser error on one file must not stop the case
             failed_inputs[inp.path] = f"cannot be read page by page ({_first_line(e)})"
             continue
+        if not described:  # accepted with pages that no reader then gives: never lost silently
+            failed_inputs[inp.path] = "has no page that can be read"
+            continue
         if inp.kind == "photo" and system.mode == "files" and photo_page is None:
             photo_page = described[0]
             continue
@@ -179,7 +182,7 @@ def _package(
             rejections.append(Rejection(photo_page.input.path, f"the photo cannot be decoded ({_first_line(e)})"))
             photo_page = None
     if not documents and photo_page is None:
-        reasons = "; ".join(f"{r.path}: {r.reason}" for r in rejections[:3]) or "the folder holds no scans"
+        reasons = "; ".join(f"{r.path}: {r.reason}" for r in rejections) or "the folder holds no scans"
         raise NothingToPackage(f"{case_dir}: nothing to package ({reasons})")
 
     file_names = {d.key: f"{i:02d}-{d.key}.pdf" for i, d in enumerate(documents, 1)}

@@ -86,7 +86,9 @@ def encode_image(image: Image.Image, encoding: Encoding) -> bytes:
 def original_possible(page: SourcePage) -> bool:
     """Whether the source's own stream can likely be embedded unchanged (JPEG and PNG files,
     PDF pages); original_page_pdf has the last word."""
-    return page.input.format in ("jpeg", "pdf") or (page.input.format == "png" and page.input.page_count == 1)
+    if page.input.format == "pdf":
+        return page.input.pdf_reader != "pdfium"  # qpdf cannot copy a page it does not see
+    return page.input.format == "jpeg" or (page.input.format == "png" and page.input.page_count == 1)
 
 
 def original_page_pdf(page: SourcePage) -> bytes | None:
@@ -108,7 +110,7 @@ def original_page_pdf(page: SourcePage) -> bytes | None:
             return _image_pdf(page.input.abs_path.read_bytes(), page.native_dpi)
         except Exception:
             return None
-    if fmt == "pdf":
+    if fmt == "pdf" and page.input.pdf_reader != "pdfium":
         with pikepdf.open(page.input.abs_path) as src:
             out = pikepdf.new()
             out.pages.append(src.pages[page.page_index])

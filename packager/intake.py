@@ -192,7 +192,15 @@ def _register_heif() -> None:
 _register_heif()
 
 
-def _vet_pdf(path: Path, rel: str, system: SystemProfile) -> int:
+def _vet_pdf(path: Path, rel: str, system: SystemProfile) -> tuple[int, str]:
+    """(page count, reader): the most pages either reader finds, and the reader that finds them.
+
+    qpdf (pikepdf) and PDFium repair damaged page trees differently: a /Kids entry with a
+    wrong generation number is 0 pages to qpdf and 1 renderable page to PDFium. Counting
+    with one reader alone would accept such a file with no pages and lose it silently.
+    """
+    count = 0
+    problem = ""
     try:
         with pikepdf.open(path) as pdf:
             count = len(pdf.pages)
@@ -200,19 +208,56 @@ def _vet_pdf(path: Path, rel: str, system: SystemProfile) -> int:
         raise InputRejected(
             rel, "is password-protected (needs a password to open): save or scan it again without a password"
         ) from e
-    except (pikepdf.PdfError, ValueError, RuntimeError) as e:
-        detail = _first_line(e).replace(str(path) + ": ", "").replace(str(path), rel)
-        raise InputRejected(rel, f"is a damaged PDF that cannot be read ({detail})") from e
+    except Exception as e:  # any parser error on hostile bytes: PDFium may still see the pages
+        problem = _first_line(e).replace(str(path) + ": ", "").replace(str(path), rel)
+    seen = _pdfium_pages(path, count)
+    reader = "pdfium" if seen > count else "pikepdf"
+    count = max(count, seen)
     if count == 0:
-        raise InputRejected(rel, "is a PDF with no pages")
+        if problem:
+            raise InputRejected(rel, f"is a damaged PDF that cannot be read ({problem})")
+        raise InputRejected(rel, "is a PDF with no pages that any reader can open (its page tree is empty or damaged)")
     if count > system.max_pages_per_file:
         raise InputRejected(rel, f"has {count} pages; more than {system.max_pages_per_file} is refused")
-    return count
+    return count, reader
+
+
+def _pdfium_pages(path: Path, known: int) -> int:
+    """Pages PDFium can load, counted only when it claims more than `known` (the common case
+    of agreement costs one document open)."""
+    import pypdfium2 as pdfium
+
+    try:
+        doc = pdfium.PdfDocument(path)
+    except Exception:  # PDFium refuses it too (or asks a password, which pikepdf reported)
+        return 0
+    try:
+        claimed = len(doc)
+        if claimed <= known:
+            return claimed
+        loadable = 0
+        # PDFium's count is the root's /Count, which a damaged file may overstate: count the
+        # pages it really loads (a page dictionary, not a render), up to the refusal limit + 1.
+        for i in range(min(claimed, 100_000)):
+            try:
+                doc[i].close()
+            except Exception:
+                continue
+            loadable += 1
+        return loadable
+    finally:
+        doc.close()
 
 
 def _first_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return text[0][:160] if text else type(e).__name__
+
+
+def _describe_error(e: BaseException, path: Path, rel: str) -> str:
+    """A decoder's error in one line, naming the file as the user knows it."""
+    text = _first_line(e).replace(str(path), rel)
+    return text if type(e).__name__ in text else f"{type(e).__name__}: {text}"
 
 
 def _vet_image(path: Path, rel: str, fmt: str, system: SystemProfile) -> int:
@@ -238,8 +283,8 @@ def _vet_image(path: Path, rel: str, fmt: str, system: SystemProfile) -> int:
         raise
     except Image.DecompressionBombError as e:
         raise InputRejected(rel, f"has too many pixels ({_first_line(e)})") from e
-    except (OSError, SyntaxError, ValueError) as e:
-        raise InputRejected(rel, f"is a damaged {fmt.upper()} image ({_first_line(e)})") from e
+    except Exception as e:  # hostile bytes raise anything (TypeError, struct.error, MemoryError …)
+        raise InputRejected(rel, f"is a damaged {fmt.upper()} image ({_describe_error(e, path, rel)})") from e
     if fmt == "jpeg" and not _jpeg_complete(path):
         raise InputRejected(rel, "is a truncated JPEG (the file ends before the image does): copy or scan it again")
     if fmt == "png" and not _png_complete(path):
@@ -360,6 +405,8 @@ def scan_case(case_dir: Path, system: SystemProfile) -> CaseIntake:
             rejections.append(Rejection(rel, e.reason))
         except OSError as e:
             rejections.append(Rejection(rel, f"cannot be read ({e.strerror or e})"))
+        except Exception as e:  # isolation: whatever one file's bytes do, the others go on
+            rejections.append(Rejection(rel, f"cannot be read ({_describe_error(e, path, rel)})"))
     return CaseIntake(case_dir, case, tuple(inputs), tuple(rejections), tuple(ignored))
 
 
@@ -372,8 +419,13 @@ def _vet_input(
     fmt = sniff_format(head)
     if fmt is None:
         raise InputRejected(rel, _describe_unknown(head))
-    pages = _vet_pdf(path, rel, system) if fmt == "pdf" else _vet_image(path, rel, fmt, system)
+    reader = ""
+    if fmt == "pdf":
+        pages, reader = _vet_pdf(path, rel, system)
+    else:
+        pages = _vet_image(path, rel, fmt, system)
     kind, document = _kind_for(rel, case, kinds)
     return InputFile(
-        path=rel, abs_path=path, sha256=sha, bytes_=size, format=fmt, page_count=pages, kind=kind, document=document
+        path=rel, abs_path=path, sha256=sha, bytes_=size, format=fmt, page_count=pages, kind=kind, document=document,
+        pdf_reader=reader,
     )

@@ -61,6 +61,9 @@ class InputFile:
     page_count: int
     kind: str  # document kind key, e.g. "passport", "other"
     document: str  # document key: the kind, or "other-<stem>" for unknown names
+    # PDFs: the reader that sees the most pages ("pikepdf", or "pdfium" where qpdf's page
+    # tree repair finds fewer pages than PDFium on a damaged file); "" for images.
+    pdf_reader: str = ""
 
 
 @dataclass(frozen=True)

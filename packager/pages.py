@@ -163,9 +163,56 @@ def _has_text(page: pikepdf.Page) -> bool:
         return False
 
 
+def _describe_pdf_pdfium(inp: InputFile) -> Iterator[SourcePage]:
+    """Pages of a PDF whose page tree only PDFium reads (intake chose it: it sees more pages)."""
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    doc = pdfium.PdfDocument(inp.abs_path)
+    try:
+        index = 0
+        for i in range(len(doc)):
+            try:
+                page = doc[i]
+            except Exception:  # overstated /Count: intake counted only the pages that load
+                continue
+            try:
+                w_pt, h_pt = page.get_size()  # of the crop box, rotation applied
+                w_in, h_in = abs(w_pt) / 72, abs(h_pt) / 72
+                best = 0
+                for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=2):
+                    try:
+                        pw, ph = obj.get_px_size()
+                    except Exception:
+                        continue
+                    best = max(best, int(pw) * int(ph))
+                has_text = any(True for _ in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_TEXT,), max_depth=2))
+            finally:
+                page.close()
+            dpi = math.sqrt(best * (w_in / h_in)) / w_in if best and w_in > 0 and h_in > 0 else 0.0
+            yield SourcePage(
+                input=inp,
+                page_index=i,
+                width_px=round(w_in * (dpi or 300)),
+                height_px=round(h_in * (dpi or 300)),
+                width_in=w_in,
+                height_in=h_in,
+                native_dpi=dpi,
+                dpi_estimated=False,
+                has_text_layer=has_text,
+            )
+            index += 1
+            if index >= inp.page_count:
+                break
+    finally:
+        doc.close()
+
+
 def describe_pages(inp: InputFile, system: SystemProfile) -> list[SourcePage]:
     """Every page of one input, in order, with its size and effective dpi."""
     if inp.format == "pdf":
+        if inp.pdf_reader == "pdfium":
+            return list(_describe_pdf_pdfium(inp))
         return list(_describe_pdf(inp))
     return list(_describe_raster(inp, system))
 
@@ -274,7 +321,7 @@ def _full_page_jpeg(page: SourcePage) -> tuple[bytes, int] | None:
             if any(k in image for k in ("/Decode", "/SMask", "/Mask", "/ImageMask")):
                 return None
             return image.read_raw_bytes(), int(p.obj.get("/Rotate", 0)) % 360
-    except (pikepdf.PdfError, AttributeError, KeyError, TypeError, ValueError):
+    except Exception:  # anything odd about the page: PDFium renders it instead
         return None
 
 
@@ -312,6 +359,8 @@ def _decode_full_page_jpeg(page: SourcePage, max_dpi: float) -> LoadedPage | Non
 
 
 def _render_pdf_page(page: SourcePage, max_dpi: float) -> LoadedPage:
+    if page.input.pdf_reader == "pdfium":  # qpdf does not see this page: PDFium alone renders it
+        return _render_with_pdfium(page, max_dpi)
     direct = _decode_full_page_jpeg(page, max_dpi)
     if direct is not None:
         return direct

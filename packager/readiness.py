@@ -96,7 +96,11 @@ def project_upload_bytes(inputs: Sequence[InputFile], system: SystemProfile) -> 
     """A quick projection of the upload's size at the best rung (pages looked at at 60 dpi)."""
     total = 0
     for inp in inputs:
-        for page in describe_pages(inp, system):
+        try:
+            described = describe_pages(inp, system)
+        except Exception:  # build rejects it with its reason; check just skips it
+            continue
+        for page in described:
             try:
                 loaded = load_page(page, CHECK_DPI)
             except Exception:  # build will reject it with its reason; check just skips it
@@ -113,7 +117,10 @@ def project_upload_bytes(inputs: Sequence[InputFile], system: SystemProfile) -> 
 def photo_page(inputs: Sequence[InputFile], system: SystemProfile) -> SourcePage | None:
     for inp in inputs:
         if inp.kind == "photo":
-            return describe_pages(inp, system)[0]
+            try:
+                return describe_pages(inp, system)[0]
+            except Exception:  # a photo that cannot be read is reported as missing; build names it
+                continue
     return None
 
 

@@ -12,7 +12,8 @@ import img2pdf
 import pikepdf
 import pytest
 
-from fixtures.broken import make_broken_inputs
+from fixtures.broken import FILES, VALID_KINDS, make_broken_inputs
+from fixtures.fuzz import manifest_problems
 from fixtures.pages import blank_page, encode_jpeg, encode_png, id_photo, passport_page, photo_page, text_page
 from packager.cli import main
 from packager.errors import ExitCode
@@ -70,6 +71,7 @@ def test_build_fits_and_reports(built: tuple[Path, int]) -> None:
     out, code = built
     assert code == ExitCode.OK
     m = _manifest(out)
+    assert manifest_problems(m) == []  # every accepted page is placed or dropped as blank
     on_disk = sum(p.stat().st_size for p in (out / "upload").iterdir())
     assert m["upload_bytes"] == on_disk <= m["limit_bytes"] == 25_000_000
     names = sorted(p.name for p in (out / "upload").iterdir())
@@ -127,9 +129,12 @@ def test_bad_inputs_are_listed_and_the_rest_is_built(mini_case: Path, tmp_path: 
     code = main(["build", str(case), "--out", str(tmp_path / "out")])
     assert code == ExitCode.INPUTS_REJECTED
     m = _manifest(tmp_path / "out")
+    assert manifest_problems(m) == []  # every accepted page is placed or dropped as blank
     rejected = {i["path"]: i["reason"] for i in m["inputs"] if i["status"] == "rejected"}
-    assert len(rejected) == len(broken) - 1  # owner-password-only is valid input
+    assert set(rejected) == {f"extra/{n}" for n, b in broken.items() if b not in VALID_KINDS}
     assert "extra/owner-password-only.pdf" not in rejected
+    # qpdf sees no page in this one, PDFium one: it is built, rendered by PDFium
+    assert any(p["source"] == "extra/page-tree-wrong-generation.pdf" for o in m["outputs"] for p in o["pages"])
     assert (tmp_path / "out" / "upload" / "01-passport.pdf").exists()
     printed = capsys.readouterr().out
     assert "rejected: extra/encrypted.pdf: is password-protected" in printed
@@ -147,6 +152,7 @@ def test_tight_limit_mails_lowest_priority_with_declaration(tmp_path: Path) -> N
     code = main(["build", str(case), "--out", str(out), "--limit", "0.4MB", "--quiet"])
     assert code == ExitCode.OK
     m = _manifest(out)
+    assert manifest_problems(m) == []  # every accepted page is placed or dropped as blank
     assert m["upload_bytes"] <= 400_000
     assert [x["document"] for x in m["mailed"]] == ["company-brochure"]
     assert "lowest mail priority" in m["mailed"][0]["reason"]
@@ -174,10 +180,16 @@ def test_out_inside_case_is_refused(mini_case: Path) -> None:
     assert not (mini_case / "out").exists()
 
 
-def test_nothing_usable_exits_4(tmp_path: Path) -> None:
+def test_nothing_usable_exits_4_naming_every_rejected_file(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     make_broken_inputs(tmp_path / "case")
-    (tmp_path / "case" / "owner-password-only.pdf").unlink()
+    for name, badness in FILES.items():
+        if badness in VALID_KINDS:
+            (tmp_path / "case" / name).unlink()
     assert main(["build", str(tmp_path / "case"), "--out", str(tmp_path / "out")]) == ExitCode.NOTHING_TO_PACKAGE
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    for name, badness in FILES.items():
+        assert (name in err) == (badness not in VALID_KINDS), name
 
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
@@ -212,6 +224,7 @@ def test_wrong_originals_guess_is_repaired_by_the_second_pass(
     out = tmp_path / "out"
     assert main(["build", str(mini_case), "--out", str(out), "--limit", "0.6MB", "--quiet", "--jobs", "1"]) == 0
     m = _manifest(out)
+    assert manifest_problems(m) == []  # every accepted page is placed or dropped as blank
     assert m["upload_bytes"] <= 600_000
     encodings = {p["encoding"] for o in m["outputs"] for p in o["pages"]}
     assert any(e.startswith(("jpeg", "g4")) for e in encodings)

@@ -26,6 +26,8 @@ EXPECTED_REASON = {
     "random-bytes-jpg": "is not a document",
     "pixel-bomb": "too many pixels",
     "one-pixel": "too small",
+    "tiff-missing-dimensions": "damaged TIFF",
+    "pdf-no-readable-page": "no pages that any reader can open",
 }
 
 

@@ -161,3 +161,22 @@ def test_png_exif_orientation_is_read_without_decoding(tmp_path: Path) -> None:
     page = _page(tmp_path, "card.png")
     assert (page.width_px, page.height_px) == (300, 400)
     assert load_page(page, 300).image.size == (300, 400)
+
+
+def test_a_page_only_pdfium_sees_is_described_and_rendered_by_pdfium(tmp_path: Path) -> None:
+    """qpdf finds no page in this page tree, PDFium finds one: intake picks PDFium, and pages
+    describes and renders the page with it (nothing lost, nothing copied by qpdf)."""
+    from fixtures.broken import make_broken_inputs
+    from packager.intake import scan_case
+
+    make_broken_inputs(tmp_path)
+    for name in list(p.name for p in tmp_path.iterdir()):
+        if name != "page-tree-wrong-generation.pdf":
+            (tmp_path / name).unlink()
+    (inp,) = scan_case(tmp_path, SYSTEM).inputs
+    assert (inp.page_count, inp.pdf_reader) == (1, "pdfium")
+    (page,) = describe_pages(inp, SYSTEM)
+    assert abs(page.width_in - 8.27) < 0.05 and abs(page.native_dpi - 100) < 1
+    loaded = load_page(page, 100)
+    assert loaded.image.size[0] == pytest.approx(827, abs=3)
+    assert min(loaded.image.convert("L").getextrema()) < 100  # the text is there
