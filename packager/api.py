@@ -34,7 +34,7 @@ from packager.pool import ProgressFn
 from packager.profiles import SystemProfile, load_kinds, load_system_profile
 
 if TYPE_CHECKING:  # imported lazily at call time: forms pull in reportlab
-    from packager.forms.stamp import StampResult
+    from packager.outbox import StampResult
 
 MAIL_SPOOL_INDEX = 99  # spool slot of a page's full-quality rendition for the mail
 
@@ -613,8 +613,8 @@ def check(case_dir: Path, options: BuildOptions = DEFAULT_OPTIONS, *, today: dt.
 
 
 def stamp(out_dir: Path, receipt: str, filing_date: dt.date | None = None) -> StampResult:
-    """Stamp the mailed set in OUT with the application receipt number."""
-    from packager.forms.stamp import stamp_case
+    """Stamp the mailed set in OUT with the application receipt number (see packager.outbox.stamp)."""
+    from packager import outbox
 
-    return stamp_case(out_dir, receipt, filing_date)
+    return outbox.stamp(out_dir, receipt, filing_date)
 

@@ -73,6 +73,10 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", type=_date, default=None, help="filing date YYYY-MM-DD")
     p.set_defaults(func=_cmd_stamp)
 
+    p = sub.add_parser("cases", help="list the cases of an OUTBOX (or an OUT folder) and their state")
+    p.add_argument("outbox", type=Path, metavar="OUTBOX")
+    p.set_defaults(func=_cmd_cases)
+
     p = sub.add_parser("watch", help="watch a drop folder and package every settled case")
     p.add_argument("inbox", type=Path, metavar="INBOX")
     p.add_argument("--out", type=Path, required=True, metavar="OUTBOX")
@@ -139,10 +143,21 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_stamp(args: argparse.Namespace) -> int:
-    from packager import api
+    from packager import outbox
 
-    result = api.stamp(args.out_dir, args.receipt, args.date)
-    print(f"stamped {getattr(result, 'pages', '?')} pages with receipt number {args.receipt}")
+    result = outbox.stamp(args.out_dir, args.receipt, args.date)
+    print(f"stamped {result.pages} pages with receipt number {result.receipt}")
+    return int(ExitCode.OK)
+
+
+def _cmd_cases(args: argparse.Namespace) -> int:
+    from packager import outbox
+    from packager.summary import render_cases
+
+    if not args.outbox.is_dir():
+        print(f"packager cases: {args.outbox}: no such folder", file=sys.stderr)
+        return int(ExitCode.USAGE)
+    print(render_cases(outbox.list_cases(args.outbox)))
     return int(ExitCode.OK)
 
 

@@ -91,3 +91,10 @@ class StampError(PackagerError):
 
 class WatchError(PackagerError):
     exit_code = ExitCode.WATCH_ERROR
+
+
+def first_line(e: BaseException, limit: int = 160) -> str:
+    """The first line of an error's message (at most `limit` characters), for one-line reasons;
+    the exception's class name when it has no message."""
+    lines = str(e).strip().splitlines()
+    return lines[0][:limit] if lines else type(e).__name__

@@ -29,7 +29,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -37,14 +37,17 @@ from typing import Any, Literal
 from packager.atomic import atomic_write_text, fsync_dir
 from packager.errors import PackagerError
 from packager.options import BuildOptions
+from packager.outputs import MANIFEST
 from packager.stability import is_junk, is_ready_marker
 
 WORK_DIR = ".work"
 FAILED_DIR = "_failed"
 RESERVED_NAMES = frozenset({WORK_DIR, FAILED_DIR})
 JOURNAL_NAME = "journal.json"
+CASE_SUBDIR = "case"  # OUTBOX/.work/<id>/case: the claimed case folder, as it left INBOX
+REASON_FILE = "reason.txt"  # beside a failed case's inputs in _failed/<case>/
+OWN_REASON_FILE = "reason-packager.txt"  # … when the case brought a reason.txt of its own
 WRAP_PREFIX = ".packager-wrap-"
-STAMP_RECORD = ".receipt-stamped.json"
 MAX_BUILD_ATTEMPTS = 8  # random external kills (soak: 25 kills 0.3–2.5 s apart) tripped 4
 
 CrashHook = Callable[[str], None]
@@ -75,6 +78,24 @@ def free_name(folder: Path, name: str, reserved: frozenset[str] = frozenset()) -
     while os.path.lexists(folder / f"{name}-{n}"):
         n += 1
     return f"{name}-{n}"
+
+
+def read_journal(work: Path) -> dict[str, Any] | None:
+    """A work folder's journal, or None when there is none (killed before its first write)."""
+    try:
+        data = json.loads((work / JOURNAL_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_journal(work: Path, data: dict[str, Any]) -> None:
+    atomic_write_text(work / JOURNAL_NAME, json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True))
+
+
+def case_name_of(work: Path) -> str:
+    """The INBOX name of a claimed case when its journal cannot tell: work folders are <name>[~n]."""
+    return work.name.split("~")[0]
 
 
 def _rename(src: Path, dst: Path) -> None:
@@ -121,17 +142,8 @@ class WorkArea:
             folder.mkdir(parents=True, exist_ok=True)
 
     # -- journal -----------------------------------------------------------------------------
-    @staticmethod
-    def read_journal(work: Path) -> dict[str, Any] | None:
-        try:
-            data = json.loads((work / JOURNAL_NAME).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        return data if isinstance(data, dict) else None
-
-    @staticmethod
-    def write_journal(work: Path, data: dict[str, Any]) -> None:
-        atomic_write_text(work / JOURNAL_NAME, json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True))
+    read_journal = staticmethod(read_journal)
+    write_journal = staticmethod(write_journal)
 
     def claimed(self) -> list[Path]:
         """Work folders left by this or an earlier run, oldest claim first."""
@@ -163,7 +175,7 @@ class WorkArea:
         self.write_journal(work, journal)
         self._crash_at("claim.journaled")
         try:
-            _rename(source, work / "case")
+            _rename(source, work / CASE_SUBDIR)
         except FileNotFoundError:
             shutil.rmtree(work, ignore_errors=True)
             return None
@@ -203,7 +215,7 @@ class WorkArea:
             state = journal["state"]
             case = str(journal["case"])
             if state == "claiming":
-                if os.path.lexists(work / "case"):
+                if os.path.lexists(work / CASE_SUBDIR):
                     journal["state"] = "claimed"
                     self.write_journal(work, journal)
                     continue
@@ -240,7 +252,7 @@ class WorkArea:
                 self._stage_failure(work, journal)
                 continue
             if state == "failing":
-                dest = self._place(work / "case", self.failed, journal, work)
+                dest = self._place(work / CASE_SUBDIR, self.failed, journal, work)
                 shutil.rmtree(work, ignore_errors=True)
                 fsync_dir(self.root)
                 return Outcome(case, "failed", dest, exit_code=int(journal.get("exit_code", 1)),
@@ -254,8 +266,8 @@ class WorkArea:
             journal.setdefault("junk", [])
             return journal
         # No readable journal. Atomic writes make that mean: killed before the first write.
-        if os.path.lexists(work / "case"):
-            journal = {"version": 1, "case": work.name.split("~")[0], "state": "claimed", "attempts": 0,
+        if os.path.lexists(work / CASE_SUBDIR):
+            journal = {"version": 1, "case": case_name_of(work), "state": "claimed", "attempts": 0,
                        "junk": [], "claimed_at": time.time(), "source": str(self.inbox / work.name)}
             self.write_journal(work, journal)
             return journal
@@ -267,7 +279,7 @@ class WorkArea:
 
     def _build(self, work: Path, journal: dict[str, Any], package_fn: PackageFn, options: BuildOptions,
                say: NotifyFn) -> None:
-        case_dir, out, ignored = work / "case", work / "out", work / "ignored"
+        case_dir, out, ignored = work / CASE_SUBDIR, work / "out", work / "ignored"
         journal["attempts"] = int(journal["attempts"]) + 1
         junk = sorted(set(journal["junk"]) | set(junk_entries(case_dir)))
         journal["junk"] = junk
@@ -293,7 +305,7 @@ class WorkArea:
             journal["exit_code"] = 1
             self._mark_failed(work, journal, f"internal error: {type(e).__name__}: {e}")
             return
-        if not (out / "manifest.json").is_file():
+        if not (out / MANIFEST).is_file():
             journal["exit_code"] = 1
             self._mark_failed(work, journal, "internal error: the build returned but wrote no manifest.json")
             return
@@ -307,8 +319,8 @@ class WorkArea:
 
     def _stage_originals(self, work: Path, journal: dict[str, Any]) -> None:
         out = work / "out"
-        if os.path.lexists(work / "case"):
-            _rename(work / "case", out / "originals")
+        if os.path.lexists(work / CASE_SUBDIR):
+            _rename(work / CASE_SUBDIR, out / "originals")
         self._crash_at("place.originals")
         if os.path.lexists(work / "ignored"):
             _rename(work / "ignored", out / "ignored")
@@ -321,17 +333,16 @@ class WorkArea:
     def _mark_failed(self, work: Path, journal: dict[str, Any], reason: str) -> None:
         journal["state"] = "failed"
         # The library names the files it read, which are in the work area; name the case instead.
-        reason = reason.replace(str(work / "case"), str(journal["case"]))
+        reason = reason.replace(str(work / CASE_SUBDIR), str(journal["case"]))
         journal["reason"] = " ".join(reason.split())[:2000]  # one line, bounded
         journal.setdefault("exit_code", 1)
         # Chosen before anything is written, so a restart does not mistake our file for an input.
-        journal["reason_file"] = "reason.txt" if not os.path.lexists(work / "case" / "reason.txt") else (
-            "reason-packager.txt")
+        journal["reason_file"] = OWN_REASON_FILE if os.path.lexists(work / CASE_SUBDIR / REASON_FILE) else REASON_FILE
         self.write_journal(work, journal)
         self._crash_at("fail.journaled")
 
     def _stage_failure(self, work: Path, journal: dict[str, Any]) -> None:
-        case_dir, ignored = work / "case", work / "ignored"
+        case_dir, ignored = work / CASE_SUBDIR, work / "ignored"
         for rel in journal["junk"]:  # the case goes to _failed whole, as it arrived
             src = ignored / rel
             if os.path.lexists(src):
@@ -340,7 +351,7 @@ class WorkArea:
         if (work / "out").exists():
             shutil.rmtree(work / "out")
         # Written in the work folder first: a crash leaves no temporary inside the case.
-        staged = work / "reason.txt"
+        staged = work / REASON_FILE
         atomic_write_text(staged, f"{journal['case']}: {journal['reason']}\n")
         _rename(staged, case_dir / str(journal["reason_file"]))
         self._crash_at("fail.reasoned")
@@ -401,28 +412,3 @@ class WorkArea:
                 with contextlib.suppress(OSError):
                     hold.rmdir()
         return made
-
-
-# -- receipt stamping records ---------------------------------------------------------------------
-def read_stamp_record(case_out: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads((case_out / STAMP_RECORD).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def write_stamp_record(case_out: Path, record: dict[str, Any]) -> None:
-    atomic_write_text(case_out / STAMP_RECORD, json.dumps(record, ensure_ascii=False, sort_keys=True))
-
-
-def iter_results(outbox: Path) -> Iterator[Path]:
-    """Result folders in OUTBOX (not the work area, not _failed, not hidden, not links)."""
-    try:
-        entries = sorted(outbox.iterdir())
-    except OSError:
-        return
-    for p in entries:
-        if p.name in RESERVED_NAMES or p.name.startswith(".") or p.is_symlink() or not p.is_dir():
-            continue
-        yield p

@@ -32,7 +32,12 @@ MANIFEST = "manifest.json"
 UPLOAD = "upload"
 MAIL = "mail"
 STATE = ".packager"
-PRISTINE = f"{STATE}/pristine"
+PRISTINE = f"{STATE}/pristine"  # untouched copies of mailed documents, for `stamp`
+SPOOL = f"{STATE}/spool"  # one-page PDFs of a build in progress
+COVER_DOCUMENT = "cover-sheet"  # document key of the cover sheet in OUT/mail
+COVER_SHEET = f"{MAIL}/00-cover-sheet.pdf"
+DECLARATION_DOCUMENT = "declaration"
+DECLARATION = f"{UPLOAD}/00-declaration.pdf"
 
 
 def prepare_out_dir(out_dir: Path, case_dir: Path) -> list[str]:

@@ -1,8 +1,12 @@
-"""The human summary of a build, rendered from the manifest (what scripts read too)."""
+"""Text for people: the summary of a build (from its manifest) and the list of an OUTBOX's cases."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from packager.outbox import CaseEntry
 
 
 def _mb(n: int) -> str:
@@ -49,3 +53,18 @@ def render_build_summary(manifest: dict[str, Any]) -> str:
         lines.append("")
         lines += [ln for ln in checklist["text"].splitlines() if not ln.lstrip().startswith(("source:", "note:"))]
     return "\n".join(lines)
+
+
+def render_cases(entries: Sequence[CaseEntry]) -> str:
+    """`packager cases OUTBOX`: one line per case, newest first, with what to do next."""
+    if not entries:
+        return "no cases"
+    rows = [("updated (UTC)", "state", "case", "applicant", "upload", "note")]
+    for e in entries:
+        upload = f"{e.upload_bytes / 1e6:.1f}/{e.limit_bytes / 1e6:.0f} MB" if e.upload_bytes is not None and \
+            e.limit_bytes else "-"
+        note = e.reason or e.receipt_error or (f"receipt {e.receipt}" if e.receipt else "") or (e.stage or "")
+        rows.append((e.updated.strftime("%Y-%m-%d %H:%M"), str(e.state), e.key, e.applicant or "-", upload, note))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join("  ".join([*(c.ljust(w) for c, w in zip(r, widths, strict=False)), r[-1]]).rstrip()
+                     for r in rows)

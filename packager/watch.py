@@ -22,7 +22,6 @@ import contextlib
 import datetime as dt
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import queue
@@ -40,7 +39,8 @@ from watchdog.events import EVENT_TYPE_CLOSED_NO_WRITE, EVENT_TYPE_OPENED, FileS
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
-from packager.errors import PackagerError, WatchError
+from packager import receipts
+from packager.errors import WatchError
 from packager.journal import (
     WORK_DIR,
     WRAP_PREFIX,
@@ -48,11 +48,10 @@ from packager.journal import (
     Outcome,
     PackageFn,
     WorkArea,
-    iter_results,
-    read_stamp_record,
-    write_stamp_record,
+    read_journal,
 )
 from packager.options import BuildOptions
+from packager.outbox import result_folders
 from packager.stability import (
     StabilityTracker,
     is_junk,
@@ -61,9 +60,7 @@ from packager.stability import (
     snapshot_file,
 )
 
-StampFn = Callable[[Path, str], Any]
-RECEIPT_NAME = "receipt.txt"
-RECEIPT_ERROR_NAME = "receipt-error.txt"
+StampFn = receipts.StampFn
 _WAKE = ("", True)  # queue item that only wakes the scheduler
 
 
@@ -208,9 +205,9 @@ class Watcher:
 
             package_fn = api.package
         if stamp_fn is None:
-            from packager import api
+            from packager import outbox as outbox_model
 
-            stamp_fn = api.stamp
+            stamp_fn = outbox_model.stamp
         self._package = package_fn
         self._stamp = stamp_fn
         self._clock = clock
@@ -271,7 +268,7 @@ class Watcher:
                 probe.rmdir()
         jobs: list[Job] = []
         for work in self.area.claimed():
-            journal = self.area.read_journal(work) or {}
+            journal = read_journal(work) or {}
             with self._state_lock:
                 if work in self._active:
                     continue
@@ -292,8 +289,8 @@ class Watcher:
             if not name.startswith((WRAP_PREFIX, ".packager-probe-")):
                 self._pending.add(name)
         jobs: list[Job] = []
-        for case_out in iter_results(self.outbox):
-            if os.path.lexists(case_out / RECEIPT_NAME):
+        for case_out in result_folders(self.outbox):
+            if receipts.has_receipt(case_out):
                 self._receipts_pending.add(case_out.name)
         # Work folders nobody is working on (a step failed on an I/O error): try them again.
         jobs += self.recover_orphans()
@@ -418,26 +415,20 @@ class Watcher:
         jobs: list[Job] = []
         for name in sorted(self._receipts_pending):
             case_out = self.outbox / name
-            receipt = case_out / RECEIPT_NAME
-            try:
-                st = os.lstat(receipt)
-            except OSError:
+            state = receipts.receipt_state(case_out)
+            if state is None and not receipts.has_receipt(case_out):
                 self._receipts_pending.discard(name)
                 self.receipts.forget(name)
                 continue
-            if not stat.S_ISREG(st.st_mode) or name in self._stamps_active:
-                continue
-            if not self.receipts.observe(name, (st.st_size, st.st_mtime_ns)):
+            if state is None or name in self._stamps_active:
+                continue  # not a regular file (left alone), or being stamped now
+            if not self.receipts.observe(name, state):
                 continue
             self._receipts_pending.discard(name)
             self.receipts.forget(name)
-            try:
-                digest = hashlib.sha256(receipt.read_bytes()).hexdigest()
-            except OSError:
+            digest = receipts.receipt_digest(case_out)
+            if digest is None or receipts.already_handled(case_out, digest):
                 continue
-            record = read_stamp_record(case_out) or {}
-            if record.get("receipt_sha256") == digest:
-                continue  # done before (or failed before with this very receipt): only a change restamps
             self._stamps_active.add(name)
             jobs.append(StampJob(case_out, digest))
         return jobs
@@ -484,33 +475,11 @@ class Watcher:
         self.log(event, case, **fields)
 
     def _run_stamp(self, job: StampJob) -> None:
-        case_out = job.case_out
-        try:
-            text = (case_out / RECEIPT_NAME).read_text(encoding="utf-8-sig")
-            lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-            if not lines:
-                raise PackagerError(f"{case_out / RECEIPT_NAME}: empty; write the receipt number on one line")
-            receipt = lines[0]
-            self._stamp(case_out, receipt)
-        except PackagerError as e:
-            self._stamp_failed(job, str(e))
-            return
-        except Exception as e:
-            self._stamp_failed(job, f"internal error: {type(e).__name__}: {e}")
-            return
-        with contextlib.suppress(FileNotFoundError):
-            (case_out / RECEIPT_ERROR_NAME).unlink()
-        write_stamp_record(case_out, {"receipt_sha256": job.receipt_sha256, "receipt": receipt, "ok": True,
-                                      "stamped_at": dt.datetime.now().astimezone().isoformat(timespec="seconds")})
-        self.log("stamped", case_out.name, receipt=receipt)
-
-    def _stamp_failed(self, job: StampJob, reason: str) -> None:
-        from packager.atomic import atomic_write_text
-
-        reason = " ".join(reason.split())
-        atomic_write_text(job.case_out / RECEIPT_ERROR_NAME, reason + "\n")
-        write_stamp_record(job.case_out, {"receipt_sha256": job.receipt_sha256, "ok": False, "reason": reason})
-        self.log("stamp-failed", job.case_out.name, reason=reason)
+        done = receipts.stamp_from_receipt(job.case_out, job.receipt_sha256, self._stamp)
+        if done.ok:
+            self.log("stamped", job.case_out.name, receipt=done.receipt)
+        else:
+            self.log("stamp-failed", job.case_out.name, reason=done.reason)
 
     # -- the threaded service --------------------------------------------------------------------------------
     def run(self, stop: threading.Event, *, polling: bool = False) -> None:

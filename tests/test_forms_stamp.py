@@ -26,8 +26,9 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
 from packager.errors import ExitCode, StampError
-from packager.forms.stamp import band_is_clear, stamp_case, stamp_pdf
+from packager.forms.stamp import band_is_clear, stamp_pdf
 from packager.forms.texts import load_stamp
+from packager.outbox import stamp as stamp_case
 
 RECEIPT = "福オンＥＮ25001878"
 CORRECTED = "福オンＥＮ25001879"

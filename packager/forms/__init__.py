@@ -4,7 +4,7 @@ Public API (imported from the submodules, so importing this package stays cheap)
 - declaration.render_declaration(case, uploaded, mailed, on_date) -> bytes
 - cover.render_cover_sheet(case, mailed, receipt, filing_date, on_date) -> bytes
 - receipt.validate_receipt(text) -> str
-- stamp.stamp_case(out_dir, receipt, filing_date, *, on_date=None) -> stamp.StampResult
-- stamp.copy_pristine(out_dir, mailed_rel) -> str
+- stamp.check_receipt(text) -> str; stamp.stamp_pdf(pristine, line_for, cfg, dest) -> [PageStamp]
+  (the case-level call, with the manifest, is packager.outbox.stamp)
 All texts come from profiles/forms/*.toml; see docs/mailing.md.
 """

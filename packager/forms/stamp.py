@@ -1,9 +1,9 @@
-"""`packager stamp OUT --receipt NUMBER`: put the receipt number on everything mailed.
+"""Stamping one PDF: the receipt number in the top margin of every page.
 
 After online filing the ISA issues an application receipt number (申請受付番号); the
-documents mailed afterwards must show it. This module regenerates the cover sheet with
-the number (large type and a QR code) and prints, in the top margin of every page of
-every mailed document,
+documents mailed afterwards must show it. packager.outbox.stamp (`packager stamp`, the
+watcher's receipts, the desk) regenerates the cover sheet with the number and calls this
+module for every mailed document, which prints in the top margin of every page
 
     申請受付番号 Receipt No. NUMBER — NAME — page i / n
 
@@ -13,21 +13,16 @@ Rules:
 - Never over content: the band the stamp goes in is rendered (pypdfium2, low dpi) and
   must be white; when it is not, the page is shrunk about its horizontal centre below
   the band (placed as a form XObject) so the stamp has clear paper.
-- Every write is atomic; manifest.json last, so it describes what is on disk.
+- Deterministic: fixed resource names and PDF ID, so the same input gives the same bytes.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import io
-import json
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
-from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
+from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pikepdf
@@ -35,30 +30,12 @@ import pypdfium2 as pdfium
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 
-from packager.atomic import atomic_open, atomic_write_bytes, atomic_write_text
 from packager.errors import StampError
-from packager.forms.cover import render_cover_sheet
 from packager.forms.fonts import GOTHIC, missing_glyphs, register_fonts
 from packager.forms.receipt import validate_receipt
-from packager.forms.texts import StampTexts, load_stamp
-from packager.model import Applicant, CaseInfo, DocumentSummary
+from packager.forms.texts import StampTexts
 
 MM = 72 / 25.4
-MANIFEST = "manifest.json"
-PRISTINE_DIR = ".packager/pristine"
-DEFAULT_COVER = "mail/00-cover-sheet.pdf"
-
-
-@dataclass(frozen=True)
-class StampResult:
-    """What `stamp_case` did. Paths are relative to OUT, POSIX separators."""
-
-    receipt: str  # as printed (surrounding whitespace stripped)
-    filing_date: dt.date | None
-    cover_sheet: str  # the regenerated cover sheet
-    files: tuple[str, ...]  # stamped mailed documents, in order
-    pages: int  # pages stamped (cover sheet not counted)
-    shrunk_pages: int  # pages scaled down to free the stamp band
 
 
 @dataclass(frozen=True)
@@ -70,15 +47,9 @@ class PageStamp:
     scale: float  # 1.0 unless shrunk
 
 
-def stamp_case(
-    out_dir: Path,
-    receipt: str,
-    filing_date: dt.date | None,
-    *,
-    on_date: dt.date | None = None,
-    texts_dir: Path | None = None,
-) -> StampResult:
-    """Stamp the mailed set in `out_dir` with `receipt`; `on_date` dates the cover sheet (today)."""
+def check_receipt(receipt: str) -> str:
+    """The receipt number to print (validated, whitespace stripped), else StampError; also
+    refused when the embedded font cannot print one of its characters."""
     number = validate_receipt(receipt)
     register_fonts()
     missing = missing_glyphs(number, GOTHIC)
@@ -86,140 +57,12 @@ def stamp_case(
         raise StampError(
             f"the receipt number holds characters the embedded font cannot print ({missing}): check --receipt"
         )
-    cfg = load_stamp(texts_dir)
-    manifest_path = out_dir / MANIFEST
-    manifest = _read_manifest(manifest_path)
-    case = case_from_manifest(manifest.get("case"))
-    outputs = manifest.get("outputs")
-    if not isinstance(outputs, list):
-        raise StampError(f"{manifest_path}: has no list of outputs: rebuild OUT with `packager build`")
-    mailed = sorted(
-        (o for o in outputs if _is_mailed_document(o)),
-        key=lambda o: str(o.get("path", "")),
-    )
-    if not mailed:
-        raise StampError(f"{out_dir}: nothing is mailed in this case, so there is nothing to stamp")
-    already_stamped = manifest.get("stamp") is not None
-
-    files: list[str] = []
-    summaries: list[DocumentSummary] = []
-    total_pages = shrunk_pages = 0
-    for entry in mailed:
-        rel = _relative(out_dir, entry.get("path"), "path")
-        target = out_dir / rel
-        pristine = out_dir / _relative(out_dir, entry.get("pristine") or f"{PRISTINE_DIR}/{PurePosixPath(rel).name}",
-                                       "pristine")
-        if not pristine.is_file():
-            if already_stamped or not target.is_file():
-                raise StampError(
-                    f"{pristine}: the pristine copy of {rel} is missing, so it cannot be restamped: rebuild OUT"
-                )
-            # A build that kept no pristine copy: the mailed file is still unstamped, keep it.
-            with target.open("rb") as src, atomic_open(pristine) as f:
-                shutil.copyfileobj(src, f, 1 << 20)
-            entry["pristine"] = str(pristine.relative_to(out_dir).as_posix())
-        # Mailed documents are full-quality scans (150 MB for 60 pages is ordinary): the
-        # stamped PDF streams into the temporary file, never into memory.
-        with atomic_open(target) as f:
-            stamps = stamp_pdf(pristine, partial(stamp_line, cfg, number, case.applicant.name), cfg, f)
-        entry["bytes"], entry["sha256"] = _digest(target)
-        files.append(rel)
-        total_pages += len(stamps)
-        shrunk_pages += sum(s.shrunk for s in stamps)
-        summaries.append(
-            DocumentSummary(
-                key=str(entry.get("document", "")),
-                name_ja=str(entry.get("name_ja") or entry.get("title") or entry.get("document", "")),
-                name_en=str(entry.get("name_en", "")),
-                pages=len(stamps),
-                file_name=PurePosixPath(rel).name,
-            )
-        )
-
-    cover_entry = next((o for o in outputs if isinstance(o, dict) and o.get("document") == "cover-sheet"), None)
-    if cover_entry is None:
-        cover_entry = {"path": DEFAULT_COVER, "destination": "mail", "document": "cover-sheet", "title": "送付状"}
-        outputs.insert(0, cover_entry)
-    cover_rel = _relative(out_dir, cover_entry.get("path"), "path")
-    cover = render_cover_sheet(
-        case, summaries, number, filing_date, on_date or dt.date.today(), texts_dir=texts_dir
-    )
-    atomic_write_bytes(out_dir / cover_rel, cover)
-    cover_entry["bytes"] = len(cover)
-    cover_entry["sha256"] = hashlib.sha256(cover).hexdigest()
-
-    manifest["stamp"] = {
-        "receipt": number,
-        "filing_date": filing_date.isoformat() if filing_date else None,
-        "stamped_at_pages": total_pages,
-        "shrunk_pages": shrunk_pages,
-        "files": files,
-    }
-    atomic_write_text(manifest_path, json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
-    return StampResult(
-        receipt=number,
-        filing_date=filing_date,
-        cover_sheet=cover_rel,
-        files=tuple(files),
-        pages=total_pages,
-        shrunk_pages=shrunk_pages,
-    )
+    return number
 
 
 def stamp_line(cfg: StampTexts, receipt: str, name: str, page: int, pages: int) -> str:
     """The line printed on page `page` (1-based) of `pages`."""
     return cfg.template.format(receipt=receipt, name=name, page=page, pages=pages)
-
-
-def _is_mailed_document(entry: Any) -> bool:
-    return isinstance(entry, dict) and entry.get("destination") == "mail" and entry.get("document") != "cover-sheet"
-
-
-def case_from_manifest(data: Any) -> CaseInfo:
-    """The CaseInfo fields the forms print, from the manifest's "case" object."""
-    if not isinstance(data, dict):
-        return CaseInfo()
-    applicant = data.get("applicant") if isinstance(data.get("applicant"), dict) else {}
-
-    def text(d: dict[str, Any], key: str) -> str:
-        value = d.get(key)
-        return "" if value is None else str(value)
-
-    return CaseInfo(
-        application=text(data, "application"),
-        status=text(data, "status"),
-        current_status=text(data, "current_status"),
-        applicant=Applicant(
-            name=text(applicant, "name"),
-            nationality=text(applicant, "nationality"),
-            birth_date=text(applicant, "birth_date"),
-            residence_card_number=text(applicant, "residence_card_number"),
-        ),
-        bureau=text(data, "bureau"),
-        sender=text(data, "sender"),
-    )
-
-
-def _read_manifest(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        raise StampError(f"{path.parent}: no {MANIFEST}: stamp a folder written by `packager build`") from e
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise StampError(f"{path}: cannot be read ({e}): rebuild OUT with `packager build`") from e
-    if not isinstance(data, dict):
-        raise StampError(f"{path}: is not a packager manifest: rebuild OUT with `packager build`")
-    return data
-
-
-def _relative(out_dir: Path, value: Any, key: str) -> str:
-    """A manifest path, refused unless it stays inside OUT (the manifest is a user-editable file)."""
-    if not isinstance(value, str) or not value:
-        raise StampError(f"{out_dir / MANIFEST}: an output has no {key!r}: rebuild OUT")
-    rel = PurePosixPath(value)
-    if rel.is_absolute() or ".." in rel.parts:
-        raise StampError(f"{out_dir / MANIFEST}: output {key} {value!r} points outside OUT")
-    return rel.as_posix()
 
 
 # ---------------------------------------------------------------------------- one PDF
@@ -313,16 +156,6 @@ def stamp_pdf(
     return stamps
 
 
-def _digest(path: Path) -> tuple[int, str]:
-    h = hashlib.sha256()
-    size = 0
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-            size += len(chunk)
-    return size, h.hexdigest()
-
-
 def _overlay(page: pikepdf.Page, formx: pikepdf.Object, rect: pikepdf.Rectangle, base: str) -> None:
     """Page.add_overlay with a fixed resource name: pikepdf's own names are random, and
     the same input must give the same bytes. Placement inverts /Rotate, so the form is
@@ -358,23 +191,4 @@ def _clear_bands(path: Path, count: int, cfg: StampTexts) -> list[bool]:
         doc.close()
 
 
-def copy_pristine(out_dir: Path, mailed_rel: str) -> str:
-    """Keep an untouched copy of a mailed file for stamping (for the build); returns its path."""
-    rel = f"{PRISTINE_DIR}/{PurePosixPath(mailed_rel).name}"
-    dest = out_dir / rel
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with (out_dir / mailed_rel).open("rb") as src, atomic_open(dest) as f:
-        shutil.copyfileobj(src, f, 1 << 20)
-    return rel
-
-
-__all__ = [
-    "PageStamp",
-    "StampResult",
-    "band_is_clear",
-    "case_from_manifest",
-    "copy_pristine",
-    "stamp_case",
-    "stamp_line",
-    "stamp_pdf",
-]
+__all__ = ["PageStamp", "band_is_clear", "check_receipt", "stamp_line", "stamp_pdf"]
