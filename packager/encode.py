@@ -9,7 +9,6 @@ are), so the planner works with exact sizes and the assembler never encodes twic
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import img2pdf
 import pikepdf
 from PIL import Image
 
+from packager import mrc
 from packager.classify import CLASSIFY_DPI, binarise, classify_page, four_levels
 from packager.model import Candidate, Encoding, PageAnalysis, PageClass, SourcePage
 from packager.pages import LoadedPage, exif_orientation, load_page, resize_to_dpi
@@ -142,6 +142,13 @@ def _lossless_candidate(loaded: LoadedPage, task: PageTask) -> Candidate:
     return Candidate(encoding, len(data), round(loaded.dpi, 1), loaded.image.width, loaded.image.height)
 
 
+def _mrc_applies(page: SourcePage) -> bool:
+    """MRC is for scanned sheets. A phone photo's dpi is a guess and its document is a small
+    card in a larger frame (shading, perspective, a few pixels per character): its text is not
+    the clean bilevel shape a mask keeps, so it keeps its whole-image rungs."""
+    return not page.dpi_estimated
+
+
 def decode_dpi(task: PageTask, *, first_look_only: bool) -> float:
     """The most resolution a task decodes its page at (load_page takes min(native, this)):
     the classifier's for a first look that keeps originals, else the ceiling below."""
@@ -197,16 +204,30 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
             candidates.append(_lossless_candidate(loaded, task))
         original_bytes = candidates[0].bytes_ if candidates else None
     ladder = task.ladders[page_class.name]
+    first_pass = rungs is None
     if rungs is not None:
-        wanted: Iterable[int] = rungs
+        wanted: list[int] = list(rungs)
     else:
-        wanted = range(1, (task.first_pass or {}).get(page_class.name, len(ladder)) + 1)
+        wanted = list(range(1, (task.first_pass or {}).get(page_class.name, len(ladder)) + 1))
     resized: dict[int, Image.Image] = {}  # one resize per distinct dpi of the ladder
     done_rungs = {c.spool_index for c in candidates}  # a second pass may ask for one already made
-    for i in wanted:
+    # MRC: segmented once per mask dpi. A second pass does not segment again a page the first
+    # pass found no text on (its MRC rungs were tried and gave nothing).
+    layers: dict[int, mrc.Layers | None] = {}
+    if task.known is not None and not any(c.encoding.method == "mrc" for c in candidates):
+        tried = (task.first_pass or {}).get(page_class.name, len(ladder))
+        layers.update({rung_dpi: None for rung_dpi in (r.dpi or 0 for r in ladder[:tried] if r.method == "mrc")})
+    k = 0
+    while k < len(wanted):
+        i = wanted[k]
+        k += 1
         if i > len(ladder) or i in done_rungs:
             continue
         rung = ladder[i - 1]
+        if rung.method == "mrc" and not _mrc_applies(page):
+            if first_pass and k == len(wanted) and i < len(ladder):
+                wanted.append(i + 1)  # the first pass still owes the page one encoding
+            continue
         target = rung.dpi or round(loaded.dpi)
         if i == 1 and page.dpi_estimated:
             target = max(target, round(loaded.dpi))
@@ -216,14 +237,30 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
             base, dpi_from = (resized[base_dpi], base_dpi) if base_dpi else (loaded.image, loaded.dpi)
             resized[target] = resize_to_dpi(base, dpi_from, target)
         image = resized[target]
-        if rung.method == "flate-grey2" and image.getcolors(2) is not None:
-            # Two-valued already (a 1-bit scan at its own dpi): there are no grey edges to
-            # keep, and G4 holds exactly the same pixels, smaller.
-            rung = Encoding("g4", dpi=rung.dpi)
         dpi = loaded.dpi * image.width / loaded.image.width
-        data = _image_pdf(encode_image(image, rung), dpi)
+        if rung.method == "mrc":
+            if target not in layers:
+                layers[target] = mrc.segment(image, dpi, rung.background_dpi or target)
+            page_layers = layers[target]
+            if page_layers is None:  # no text to separate: the page keeps its other rungs
+                if first_pass and k == len(wanted) and i < len(ladder):
+                    wanted.append(i + 1)
+                continue
+            data = mrc.mrc_page_pdf(page_layers, rung.quality or 50)
+            rung = replace(rung, background_dpi=round(page_layers.background_dpi))
+        else:
+            if rung.method == "flate-grey2" and image.getcolors(2) is not None:
+                # Two-valued already (a 1-bit scan at its own dpi): there are no grey edges to
+                # keep, and G4 holds exactly the same pixels, smaller.
+                rung = Encoding("g4", dpi=rung.dpi)
+            data = _image_pdf(encode_image(image, rung), dpi)
         if original_bytes is not None and len(data) >= original_bytes:
             # Never make a page worse and bigger: the original stays (OCRmyPDF's size guard).
+            continue
+        mrc_bytes = min((c.bytes_ for c in candidates if c.encoding.method == "mrc"), default=None)
+        if rung.method != "mrc" and mrc_bytes is not None and len(data) >= mrc_bytes:
+            # A whole-page JPEG no smaller than the page's MRC is worse for its text and not
+            # cheaper: the planner's level falls back to the MRC rendition (plan.levels_of).
             continue
         spool_path(task.spool_dir, task.task_id, i).write_bytes(data)
         done = replace(rung, dpi=round(dpi)) if rung.dpi and round(dpi) != rung.dpi else rung

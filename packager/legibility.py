@@ -340,7 +340,11 @@ def _walk(content: pikepdf.Object, resources: pikepdf.Object, ctm: _Matrix, user
                 continue
             subtype = xobj.get("/Subtype")
             if subtype == "/Image":
-                best = min(best, _image_dpi_under(ctm, int(xobj.Width), int(xobj.Height), user_unit))
+                # An image drawn through a mask (MRC's foreground: the text's colour at 50 dpi
+                # through a 300 dpi mask) shows the mask's detail: count the mask's pixels.
+                mask = xobj.get("/SMask", xobj.get("/Mask"))
+                src = mask if isinstance(mask, pikepdf.Stream) else xobj
+                best = min(best, _image_dpi_under(ctm, int(src.Width), int(src.Height), user_unit))
             elif subtype == "/Form" and depth < 8:
                 form_m = tuple(float(v) for v in xobj.get("/Matrix", [1, 0, 0, 1, 0, 0]))
                 sub_res = xobj.get("/Resources", resources)

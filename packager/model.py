@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 PageClassName = Literal["blank", "bilevel", "grey", "colour"]
-EncodingMethod = Literal["original", "lossless", "flate-grey2", "g4", "jpeg-grey", "jpeg-colour"]
+EncodingMethod = Literal["original", "lossless", "flate-grey2", "g4", "jpeg-grey", "jpeg-colour", "mrc"]
 Destination = Literal["upload", "mail"]
 
 
@@ -97,12 +97,15 @@ class Encoding:
 
     method: EncodingMethod
     dpi: int | None = None  # target effective dpi (None for original)
-    quality: int | None = None  # JPEG quality (None otherwise)
+    quality: int | None = None  # JPEG quality (None otherwise; for mrc the background's)
+    background_dpi: int | None = None  # mrc only: the background's dpi (dpi is the text mask's)
 
     @property
     def label(self) -> str:
         if self.method == "original":
             return "original"
+        if self.method == "mrc":
+            return f"mrc@{self.dpi}/{self.background_dpi}q{self.quality}"
         if self.method in ("g4", "flate-grey2", "lossless"):
             return f"{self.method}@{self.dpi}"
         return f"{self.method}@{self.dpi}q{self.quality}"

@@ -28,17 +28,15 @@ class Budget:
 def levels_of(page: PageAnalysis) -> list[int]:
     """Candidate index per ladder level (level 0 = best) for one page.
 
-    Level 0 is the original where there is one, else the best rung; level i is rung i,
-    or the original when rung i was dropped for being larger than the original.
+    Level 0 is the original where there is one, else the best rung; level i is rung i, or
+    where rung i was dropped (larger than the original, or than the page's MRC rendition, or
+    MRC found no text) the level above's choice: smaller, and at least as good.
     """
     by_spool = {c.spool_index: i for i, c in enumerate(page.candidates)}
     top = max(by_spool)
     out: list[int] = [by_spool.get(0, by_spool[min(by_spool)])]
     for level in range(1, top + 1):
-        if level in by_spool:
-            out.append(by_spool[level])
-        else:
-            out.append(out[-1] if 0 not in by_spool else by_spool[0])
+        out.append(by_spool.get(level, out[-1]))
     return out
 
 

@@ -178,7 +178,7 @@ class SystemProfile:
     drop_blank_pages: bool
 
 
-_METHODS_BY_CLASS = {"bilevel": {"flate-grey2", "g4"}, "grey": {"jpeg-grey"}, "colour": {"jpeg-colour"}}
+_METHODS_BY_CLASS = {"bilevel": {"flate-grey2", "g4"}, "grey": {"jpeg-grey", "mrc"}, "colour": {"jpeg-colour", "mrc"}}
 
 
 def _load_ladder(t: Table, key: str, min_dpi: int, max_dpi: int) -> tuple[Encoding, ...]:
@@ -190,13 +190,17 @@ def _load_ladder(t: Table, key: str, min_dpi: int, max_dpi: int) -> tuple[Encodi
         dpi = rung.int("dpi", required=True)
         if not min_dpi <= dpi <= max_dpi:
             raise rung.error("dpi", f"must be between min_dpi {min_dpi} and max_dpi {max_dpi}, not {dpi}")
-        quality = None
-        if method.startswith("jpeg"):
+        quality = background_dpi = None
+        if method.startswith("jpeg") or method == "mrc":
             quality = rung.int("quality", required=True)
             if not 1 <= quality <= 100:
                 raise rung.error("quality", f"must be 1–100, not {quality}")
+        if method == "mrc":  # dpi is the text mask's; the background (photos, seals) has its own
+            background_dpi = rung.int("background_dpi", required=True)
+            if not min_dpi <= background_dpi <= dpi:
+                raise rung.error("background_dpi", f"must be {min_dpi}–{dpi} (min_dpi to dpi), not {background_dpi}")
         rung.done()
-        rungs.append(Encoding(method=method, dpi=dpi, quality=quality))  # type: ignore[arg-type]
+        rungs.append(Encoding(method=method, dpi=dpi, quality=quality, background_dpi=background_dpi))  # type: ignore[arg-type]
     if not rungs:
         raise t.error(key, "must list at least one rung")
     return tuple(rungs)

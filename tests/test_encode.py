@@ -157,3 +157,45 @@ def test_no_lossless_candidate_for_a_phone_sized_photo(tmp_path: Path) -> None:
     result = analyse_page(task)
     assert isinstance(result, PageAnalysis)
     assert [c.encoding.method for c in result.candidates] == ["jpeg-colour"]
+
+
+def test_colour_text_page_gets_mrc_first_and_no_bigger_jpeg(tmp_path: Path) -> None:
+    case = tmp_path / "case"
+    case.mkdir()
+    image, _ = text_page(300, seed=4, colour_seal=True, pt=9)
+    image.save(case / "certificate.tif", compression="tiff_lzw", dpi=(300, 300))
+    analysis = _analyse(case, "certificate.tif", tmp_path / "spool", rungs=None)  # the first pass
+    assert analysis.page_class.name == "colour"
+    (first,) = analysis.candidates
+    assert first.encoding.label == "mrc@300/200q65" and first.dpi == 300
+    # A second pass: the lower MRC rung, and no whole-page JPEG (each is larger than the MRC page).
+    ladder = SYSTEM.ladders["colour"]
+    again = analyse_page(
+        PageTask(
+            page=analysis.page,
+            task_id="t0",
+            ladders=SYSTEM.ladders,
+            max_dpi=300,
+            colour_hint=False,
+            spool_dir=tmp_path / "spool",
+            rungs=tuple(range(2, len(ladder) + 1)),
+            known=analysis,
+        )
+    )
+    assert isinstance(again, PageAnalysis)
+    labels = [c.encoding.label for c in again.candidates]
+    assert labels[:2] == ["mrc@300/200q65", "mrc@300/200q40"]
+    mrc_bytes = min(c.bytes_ for c in again.candidates[:2])
+    assert all(c.bytes_ < mrc_bytes for c in again.candidates[2:])
+
+
+def test_photo_without_text_skips_mrc_to_the_jpeg_rungs(tmp_path: Path) -> None:
+    case = tmp_path / "case"
+    case.mkdir()
+    yy, xx = np.mgrid[0:1754, 0:1240]
+    photo = np.stack([xx * 255 // 1240, yy * 255 // 1754, (xx + yy) * 255 // 3000], axis=2).astype(np.uint8)
+    Image.fromarray(photo, "RGB").save(case / "picture.tif", compression="tiff_lzw", dpi=(150, 150))
+    analysis = _analyse(case, "picture.tif", tmp_path / "spool", rungs=None)
+    assert analysis.page_class.name == "colour"
+    assert [c.encoding.method for c in analysis.candidates] == ["jpeg-colour"]
+    assert analysis.candidates[0].spool_index == 3

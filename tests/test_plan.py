@@ -142,3 +142,11 @@ def test_leftover_goes_to_g4_pages_before_cheaper_upgrades() -> None:
     # leaves nothing for the photo's 20-byte step.
     assert plan.level == 2
     assert plan.documents[0].choice == (1, 2)
+
+
+def test_a_dropped_rung_below_a_kept_one_takes_the_level_above() -> None:
+    # Rungs 2 and 3 were dropped (whole-page JPEGs no smaller than the page's MRC rendition at
+    # rung 1): those levels keep rung 1, not the larger original.
+    page = _page([100, 90, 80, 60], original=1000)
+    kept = PageAnalysis(page.page, page.page_class, (page.candidates[0], page.candidates[1], page.candidates[4]), "k")
+    assert levels_of(kept) == [0, 1, 1, 1, 2]

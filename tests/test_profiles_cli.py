@@ -259,5 +259,5 @@ def test_four_grey_levels_are_a_bilevel_rung_only(tmp_path: Path) -> None:
     path.write_text(text.replace(old, '{ method = "flate-grey2", dpi = 300 }'), encoding="utf-8")
     with pytest.raises(ProfileError) as info:
         render_profile(str(path))
-    assert info.value.key == "ladder.colour[0].method"
+    assert info.value.key == "ladder.colour[2].method"  # after the two MRC rungs
     assert "flate-grey2" in str(info.value)

@@ -1,0 +1,137 @@
+"""Mixed raster content: segmentation, layers, and the PDF rendering alike in three renderers."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pikepdf
+import pytest
+from PIL import Image, ImageDraw
+
+from fixtures.pages import font, text_page
+from packager import mrc
+from packager.legibility import effective_dpi_of_pdf, render_pdf_page, ssim
+
+DPI = 200  # the tests' pages: big enough for real strokes, small enough to stay fast
+
+
+def _page() -> Image.Image:
+    """A scanned colour text page with a red seal over its text, a white-on-blue banner
+    (inverted text) and a photo-like gradient patch."""
+    img, _ = text_page(DPI, colour_seal=True, seed=5)
+    img = img.convert("RGB")
+    d = ImageDraw.Draw(img)
+    d.rectangle((150, 1500, 1500, 1640), fill=(30, 60, 140))
+    d.text((180, 1520), "会社案内 White on blue", font=font("gothic", 70), fill=(250, 250, 250))
+    yy, xx = np.mgrid[0:300, 0:600]
+    patch = np.stack([(xx * 255 // 600), (yy * 255 // 300), 255 - (xx * 255 // 600)], axis=2).astype(np.uint8)
+    img.paste(Image.fromarray(patch, "RGB"), (150, 1800))
+    return img
+
+
+@pytest.fixture(scope="module")
+def page() -> Image.Image:
+    return _page()
+
+
+@pytest.fixture(scope="module")
+def layers(page: Image.Image) -> mrc.Layers:
+    result = mrc.segment(page, DPI, 150)
+    assert result is not None
+    return result
+
+
+def test_text_goes_to_the_mask_and_the_photo_stays_in_the_background(layers: mrc.Layers) -> None:
+    text = ~np.asarray(layers.mask, dtype=bool)  # mask: text = 0
+    assert layers.mask.size == (_page().width, _page().height)
+    assert 0.002 < text.mean() < 0.2
+    # Body text (rows of the first lines) is in the mask.
+    assert text[200:600, 150:1500].mean() > 0.01
+    # Inverted text: white letters on the blue banner are in the mask, painted light.
+    assert text[1520:1600, 180:1400].mean() > 0.05
+    # The gradient patch (a photo) is not binarised.
+    assert text[1820:2080, 170:730].mean() < 0.002
+    # The background is at its own, lower dpi and has the text taken out: the banner area is blue.
+    assert layers.background_dpi == pytest.approx(150, abs=1)
+    bg = np.asarray(layers.background, dtype=np.int16)
+    banner = bg[1530 * 3 // 4 : 1590 * 3 // 4, 200 * 3 // 4 : 1300 * 3 // 4]
+    assert np.abs(banner - np.array([30, 60, 140])).max(axis=2).mean() < 40
+
+
+def test_a_page_without_text_has_no_layers() -> None:
+    rng = np.random.default_rng(1)
+    paper = np.clip(rng.normal(240, 2, (800, 600, 3)), 0, 255).astype(np.uint8)
+    assert mrc.segment(Image.fromarray(paper, "RGB"), DPI, 150) is None
+    yy, xx = np.mgrid[0:800, 0:600]
+    photo = np.stack([xx * 255 // 600, yy * 255 // 800, (xx + yy) * 255 // 1400], axis=2).astype(np.uint8)
+    assert mrc.segment(Image.fromarray(photo, "RGB"), DPI, 150) is None
+
+
+def test_grey_page_gives_grey_layers() -> None:
+    img, _ = text_page(DPI, seed=2)
+    result = mrc.segment(img.convert("L"), DPI, 150)
+    assert result is not None
+    assert result.background.mode == "L" and result.foreground is None and len(result.colour) == 1
+    data = mrc.mrc_page_pdf(result, 50)
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        names = {str(k) for k in pdf.pages[0].resources.XObject}
+    assert names == {"/Bg", "/Mk"}
+
+
+def test_mrc_is_much_smaller_than_one_jpeg(page: Image.Image, layers: mrc.Layers) -> None:
+    buf = io.BytesIO()
+    page.save(buf, "JPEG", quality=80)
+    assert len(mrc.mrc_page_pdf(layers, 65)) < len(buf.getvalue()) / 2
+
+
+def test_effective_dpi_counts_the_mask_not_the_colour_image(layers: mrc.Layers, tmp_path: Path) -> None:
+    pdf = tmp_path / "p.pdf"
+    pdf.write_bytes(mrc.mrc_page_pdf(layers, 50))
+    assert layers.foreground is not None  # black text and a red seal: a colour image
+    (dpi,) = effective_dpi_of_pdf(pdf)
+    assert dpi == pytest.approx(150, abs=1)  # the background's; the text is at 200
+
+
+def _render_poppler(pdf: Path, dpi: int, tmp: Path) -> Image.Image:
+    subprocess.run(["pdftoppm", "-r", str(dpi), "-gray", "-png", str(pdf), str(tmp / "pp")], check=True)
+    return Image.open(next(tmp.glob("pp*.png"))).convert("L")
+
+
+def _render_gs(pdf: Path, dpi: int, tmp: Path) -> Image.Image:
+    out = tmp / "gs.png"
+    cmd = ["gs", "-q", "-dNOPAUSE", "-dBATCH", "-dSAFER", "-sDEVICE=pnggray", f"-r{dpi}", f"-sOutputFile={out}"]
+    subprocess.run([*cmd, str(pdf)], check=True)
+    return Image.open(out).convert("L")
+
+
+@pytest.mark.skipif(not (shutil.which("gs") and shutil.which("pdftoppm")), reason="needs gs and poppler")
+def test_pdfium_poppler_and_ghostscript_render_it_alike(page: Image.Image, layers: mrc.Layers, tmp_path: Path) -> None:
+    pdf = tmp_path / "p.pdf"
+    pdf.write_bytes(mrc.mrc_page_pdf(layers, 65))
+    dpi = DPI  # at the mask's own resolution: each renderer maps mask pixels 1:1, no resampling
+    views = {
+        "pdfium": render_pdf_page(pdf, 0, dpi),
+        "poppler": _render_poppler(pdf, dpi, tmp_path),
+        "gs": _render_gs(pdf, dpi, tmp_path),
+    }
+    size = views["pdfium"].size
+    views = {k: v.resize(size) if v.size != size else v for k, v in views.items()}
+    assert ssim(views["pdfium"], views["poppler"]) >= 0.98
+    assert ssim(views["pdfium"], views["gs"]) >= 0.98
+    assert ssim(views["poppler"], views["gs"]) >= 0.98
+    # And it is the page: against the source at the same size.
+    source = page.convert("L").resize(size, Image.Resampling.BOX)
+    assert ssim(views["pdfium"], source) >= 0.85
+    # The mask's polarity: text is drawn dark, the paper stays light.
+    text = ~np.asarray(layers.mask, dtype=bool)[200:600, : size[0]]
+    for name, view in views.items():
+        body = np.asarray(view, dtype=np.int16)[200:600, : text.shape[1]]
+        assert body[text].mean() < 110 and body[~text].mean() > 200, name
+
+
+def test_same_page_same_bytes(layers: mrc.Layers) -> None:
+    assert mrc.mrc_page_pdf(layers, 50) == mrc.mrc_page_pdf(layers, 50)
