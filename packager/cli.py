@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -86,6 +87,15 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-json", action="store_true", help="log one JSON object per line")
     _add_build_options(p)
     p.set_defaults(func=_cmd_watch)
+
+    p = sub.add_parser("desk", help="the staff desk in the browser over an OUTBOX (docs/desk.md)")
+    p.add_argument("outbox", type=Path, metavar="OUTBOX")
+    p.add_argument("--inbox", type=Path, default=None, metavar="INBOX", help="take new cases from the browser")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="TCP port (default 8765; 0 = any free port)")
+    p.add_argument("--token", default=os.environ.get("PACKAGER_DESK_TOKEN"),
+                   help="access token, required beyond 127.0.0.1 (default: $PACKAGER_DESK_TOKEN)")
+    p.set_defaults(func=_cmd_desk)
 
     p = sub.add_parser("profiles", help="list profiles, or show one (name or TOML path)")
     p.add_argument("action", nargs="?", choices=["show"], help="show one profile")
@@ -173,6 +183,13 @@ def _cmd_watch(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_json=args.log_json,
     )
+
+
+def _cmd_desk(args: argparse.Namespace) -> int:
+    from packager.desk.config import DeskConfig
+    from packager.desk.server import serve
+
+    return serve(DeskConfig(outbox=args.outbox, inbox=args.inbox, host=args.host, port=args.port, token=args.token))
 
 
 def _cmd_profiles(args: argparse.Namespace) -> int:

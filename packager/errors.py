@@ -25,6 +25,7 @@ class ExitCode(IntEnum):
     OUTPUT_ERROR = 9  # OUT cannot be written, or is inside CASE_DIR
     STAMP_ERROR = 10  # `stamp`: bad receipt number or nothing to stamp
     WATCH_ERROR = 11  # `watch`: the folders cannot be watched as given
+    DESK_ERROR = 12  # `desk`: cannot serve as given (host without token, OUTBOX missing, port taken)
     INTERRUPTED = 130  # SIGINT
 
 
@@ -91,6 +92,10 @@ class StampError(PackagerError):
 
 class WatchError(PackagerError):
     exit_code = ExitCode.WATCH_ERROR
+
+
+class DeskError(PackagerError):
+    exit_code = ExitCode.DESK_ERROR
 
 
 def first_line(e: BaseException, limit: int = 160) -> str:

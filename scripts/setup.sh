@@ -9,6 +9,7 @@ system_packages=(
   poppler-utils                                  # pdftotext/pdffonts/pdftoppm: tests read PDFs as a reader does
   qpdf ghostscript                               # qpdf --check in tests; Ghostscript is the benchmark's peer
   tesseract-ocr tesseract-ocr-jpn                # legibility measure (OCR character error rate)
+  chromium                                       # the desk's end-to-end test drives it with Playwright
 )
 missing=()
 for p in "${system_packages[@]}"; do

@@ -1,0 +1,150 @@
+"""Page thumbnails, rendered once and cached in the case's `.packager/thumbs/`.
+
+Upload pages are rendered with pypdfium2 from the built PDF (or Pillow for the photo); a
+dropped blank page from the case's original file, so a person can see that nothing with
+content was dropped. The cache name carries the file's sha256 from the manifest, so a
+rebuild never shows a stale picture. pdfium is not thread-safe: one lock serialises
+rendering (a 120-page case renders in about 4 s); a cached thumbnail needs no lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import threading
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import pypdfium2 as pdfium
+from PIL import Image, ImageOps
+
+from packager.atomic import atomic_write_bytes
+from packager.desk.files import open_below
+
+THUMB_WIDTH_PX = 240  # shown 120 CSS px wide: sharp on a 2× screen
+THUMB_QUALITY = 82
+CACHE_DIR = ".packager/thumbs"
+_render_lock = threading.Lock()
+
+with contextlib.suppress(ImportError):  # a dropped page of an iPhone photo (HEIC) is shown too
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    if image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=THUMB_QUALITY, optimize=False)
+    return buf.getvalue()
+
+
+def _render_pdf(data: io.BufferedReader, pages: list[int]) -> dict[int, bytes]:
+    doc = pdfium.PdfDocument(data)
+    try:
+        out: dict[int, bytes] = {}
+        for i in pages:
+            if not 0 <= i < len(doc):
+                continue
+            page = doc[i]
+            try:
+                width, _ = page.get_size()  # points, rotation applied
+                bitmap = page.render(scale=THUMB_WIDTH_PX / max(width, 1.0), may_draw_forms=True)
+                out[i] = _jpeg(bitmap.to_pil())
+            finally:
+                page.close()
+        return out
+    finally:
+        doc.close()
+
+
+def _render_image(data: io.BufferedReader, page: int) -> bytes | None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(data) as im:
+            if page:
+                im.seek(page)
+            im.draft("RGB", (THUMB_WIDTH_PX * 2, THUMB_WIDTH_PX * 3))  # JPEG: libjpeg's scaled decode
+            upright = ImageOps.exif_transpose(im)
+            upright.thumbnail((THUMB_WIDTH_PX, THUMB_WIDTH_PX * 2))
+            return _jpeg(upright)
+
+
+def page_count(case_dir: Path, rel: str) -> int:
+    """Pages of a PDF the manifest lists without page records (the declaration, the cover sheet)."""
+    try:
+        fd = open_below(case_dir, rel)
+    except FileNotFoundError:
+        return 0
+    with os.fdopen(fd, "rb") as f, _render_lock:
+        if f.read(5) != b"%PDF-":
+            return 1
+        f.seek(0)
+        try:
+            doc = pdfium.PdfDocument(f)
+        except pdfium.PdfiumError:
+            return 0
+        try:
+            return len(doc)
+        finally:
+            doc.close()
+
+
+def _cache_name(digest_source: str, page: int) -> str:
+    return f"{hashlib.sha256(digest_source.encode()).hexdigest()[:24]}-{page}.jpg"
+
+
+def _cached(case_dir: Path, name: str) -> bytes | None:
+    try:
+        fd = open_below(case_dir, f"{CACHE_DIR}/{name}")
+    except FileNotFoundError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        return f.read()
+
+
+def _store(case_dir: Path, name: str, data: bytes) -> None:
+    # A read-only OUTBOX still shows thumbnails, rendered each time.
+    with contextlib.suppress(OSError):
+        cache = case_dir / CACHE_DIR
+        if not cache.is_symlink() and not (case_dir / ".packager").is_symlink():
+            atomic_write_bytes(cache / name, data)
+
+
+def thumbnail(case_dir: Path, rel: str, key: str, page: int, batch: Sequence[int] = ()) -> bytes | None:
+    """JPEG thumbnail of page `page` (0-based) of `case_dir/rel`; `key` names its content (a sha256).
+
+    The pages of `batch` (a PDF's other pages) are rendered with it, since the browser asks for
+    the rest of the document at once. None when the file cannot be rendered.
+    """
+    name = _cache_name(f"{key}\0{rel}", page)
+    found = _cached(case_dir, name)
+    if found is not None:
+        return found
+    with _render_lock:
+        found = _cached(case_dir, name)  # rendered while this request waited
+        if found is not None:
+            return found
+        try:
+            fd = open_below(case_dir, rel)
+        except FileNotFoundError:
+            return None
+        with os.fdopen(fd, "rb") as f:
+            head = f.read(5)
+            f.seek(0)
+            try:
+                if head == b"%PDF-":
+                    wanted = [p for p in batch if _cached(case_dir, _cache_name(f"{key}\0{rel}", p)) is None]
+                    rendered = _render_pdf(f, sorted(set(wanted) | {page}))
+                else:
+                    one = _render_image(f, page)
+                    rendered = {page: one} if one is not None else {}
+            except (pdfium.PdfiumError, OSError, ValueError, EOFError, Image.DecompressionBombError):
+                return None
+        for p, data in rendered.items():
+            _store(case_dir, _cache_name(f"{key}\0{rel}", p), data)
+        return rendered.get(page)

@@ -1,0 +1,150 @@
+"""The desk in a real browser: Playwright drives Debian's chromium (nothing is downloaded).
+
+`packager watch` and `packager desk` run as processes on temporary folders, as an office runs
+them. Through the page: create a case, wait for the watcher to build it, read its checklist and
+thumbnails, stamp the receipt number, download the upload set. Checked against the files: the
+originals are the bytes sent, the mailed PDFs carry the number (pdftotext), the zip is OUT/upload.
+The screenshots of docs/desk/ are taken here.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import unicodedata
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fixtures.generate import make_case
+
+CHROMIUM = Path("/usr/bin/chromium")
+FILES = ["passport.jpg", "photo.jpg", "scan0001.pdf", "01_employment-certificate.pdf"]
+RECEIPT = "福オンＥＮ25001878"
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "desk"
+pytestmark = pytest.mark.slow
+
+
+def _sync_playwright():  # type: ignore[no-untyped-def]
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: scripts/setup.sh installs it")
+        pytest.skip("no /usr/bin/chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    return sync_playwright()
+
+
+def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "packager", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _stop(proc: subprocess.Popen[str]) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            return proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.wait()
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[tuple[str, Path, Path, subprocess.Popen[str], subprocess.Popen[str]]]:
+    inbox, outbox = tmp_path / "INBOX", tmp_path / "OUTBOX"
+    inbox.mkdir()
+    outbox.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PACKAGER_DESK_TOKEN"}
+    # 0.25 MB: the limit that sends the passport and the certificate by post, so there is a kit to stamp.
+    watch = _start(["watch", str(inbox), "--out", str(outbox), "--settle", "2", "--limit", "0.25MB", "--jobs", "1"],
+                   env)
+    desk = _start(["desk", str(outbox), "--inbox", str(inbox), "--port", "0"], env)
+    assert desk.stdout is not None
+    line = desk.stdout.readline()  # the first line names the address (it blocks until the desk listens)
+    assert line.startswith("packager desk: http://127.0.0.1:"), line + (desk.stderr.read() if desk.stderr else "")
+    url = line.split()[2].rstrip("/")
+    try:
+        yield url, inbox, outbox, watch, desk
+    finally:
+        codes = (_stop(desk), _stop(watch))
+        assert codes == (0, 0), codes  # Ctrl-C stops both cleanly
+
+
+def _wait(predicate, seconds: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def test_a_case_from_the_browser_to_the_stamped_kit(services, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    url, inbox, outbox, watch, _desk = services
+    scans = tmp_path / "scans"
+    make_case("small", scans, only=FILES)
+    (scans / "case.toml").unlink()  # the case fields come from the form instead
+    sent = {p.name: p.read_bytes() for p in scans.iterdir()}
+
+    with _sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+
+        page.goto(url + "/new")
+        page.set_input_files("#files", [str(scans / n) for n in sorted(sent)])
+        page.fill("#case", "miller")
+        page.select_option("#application", "extension")
+        page.fill("#status", "engineer-humanities-international")
+        page.fill("#applicant_name", "MILLER JAMES ROBERT")
+        page.fill("#nationality", "United States")
+        page.fill("#birth_date", "1987-03-05")
+        page.click("#submit-case")
+        page.wait_for_selector("text=Case saved")
+
+        # The list refreshes itself: the case appears, and turns "needs mailing" once built.
+        page.goto(url + "/")
+        page.wait_for_selector("tr.state-needs-mailing >> text=miller", timeout=180_000)
+        DOCS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(DOCS / "cases.png"))
+
+        page.click("text=miller")
+        page.wait_for_selector("#checklist")
+        assert "旅券" in page.inner_text("#checklist")
+        page.wait_for_function(
+            "() => Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)", timeout=60_000
+        )
+        thumbs = page.eval_on_selector_all("#upload img", "els => els.length")
+        assert thumbs >= 3
+        assert page.eval_on_selector_all("#dropped img", "els => els.length") == 1  # the blank back, shown
+
+        page.get_by_label("Receipt number / 申請受付番号").fill(RECEIPT)
+        page.get_by_label("Filing date / 申請日 (optional / 任意)").fill("2026-12-01")
+        page.get_by_role("button", name="Stamp").click()
+        page.wait_for_selector("text=Stamped.")
+        page.wait_for_function("() => Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+        page.screenshot(path=str(DOCS / "case.png"), full_page=True)
+
+        with page.expect_download() as info:
+            page.click("text=Upload set / アップロード一式 (zip)")
+        zipped = Path(info.value.path()).read_bytes()
+        browser.close()
+
+    out = outbox / "miller"
+    with zipfile.ZipFile(io.BytesIO(zipped)) as zf:
+        assert {n: zf.read(n) for n in zf.namelist()} == {f.name: f.read_bytes() for f in (out / "upload").iterdir()}
+    mailed = sorted((out / "mail").glob("0[1-9]-*.pdf"))
+    assert len(mailed) == 2
+    for pdf in mailed:
+        text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+        assert "福オンEN25001878" in unicodedata.normalize("NFKC", text)
+    originals = {p.name: p.read_bytes() for p in (out / "originals").iterdir() if p.name not in ("case.toml",)}
+    assert originals == sent  # byte-identical to what the browser sent
+    assert not any(inbox.iterdir())
+    shutil.rmtree(scans)
