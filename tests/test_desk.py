@@ -177,6 +177,16 @@ def test_stamp_from_the_page_stamps_like_the_cli(outbox: Path) -> None:
     assert sha256_tree(out / ".packager" / "pristine") == pristine
 
 
+def test_warnings_to_act_on_after_stamping(outbox: Path) -> None:
+    with _client(outbox) as client:
+        token = _csrf(client)
+        assert client.post("/case/mini/-/stamp", data={"csrf": token, "receipt": "12345"}).status_code == 303
+        html = client.get("/case/mini").text
+    assert "Stamped without a filing date" in html
+    assert "The receipt number 12345 does not look like the usual form" in html
+    assert "〇〇出入国在留管理局" in html
+
+
 def test_bad_receipt_is_shown_in_the_page_and_nothing_changes(outbox: Path) -> None:
     before = sha256_tree(outbox)
     with _client(outbox) as client:

@@ -6,6 +6,8 @@ Plain dictionaries for Jinja, labels in Japanese and English as the forms have t
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -171,12 +173,46 @@ def _checklist(record: outbox.BuildRecord) -> dict[str, Any] | None:
         return None
     entries = [
         {"present": bool(e.files), "name_ja": e.name_ja, "name_en": e.name_en, "required": e.required,
-         "condition": e.condition or "", "files": list(e.files), "unconfirmed": e.unconfirmed}
+         "condition": e.condition or "", "files": list(e.files), "unconfirmed": e.unconfirmed,
+         "within": e.issued_within_months}
         for e in c.entries
     ]
     return {"title": f"{c.title_ja} / {c.title_en}", "ready": c.ready, "entries": entries,
             "missing": [e for e in entries if e["required"] and not e["present"]],
             "notes": list(c.notes), "unconfirmed": list(c.unconfirmed)}
+
+
+# The receipt numbers the ISA issues look like 福オンＥＮ25001878 (../shared/DESIGN.md): an office
+# character or two, オン (online), two letters, eight digits. It is free text and printed as typed;
+# anything else is shown as a warning to compare with the filing confirmation, never refused.
+_USUAL_RECEIPT = re.compile(r"^[\u3400-\u9fff]{1,3}オン[A-Z]{2}\d{8}$")
+
+
+def notices(record: outbox.BuildRecord) -> list[str]:
+    """What a person must act on before mailing, read off the record (the build's own warnings come first)."""
+    found = []
+    mails = any(o.destination == "mail" and o.document != "cover-sheet" for o in record.outputs)
+    if mails and not record.case.bureau.strip():
+        found.append(
+            f"The cover sheet is addressed to the placeholder {_placeholder_addressee()}: set bureau in case.toml "
+            "and rebuild, or write the bureau on the printed sheet. 送付状の宛先が未記入です。"
+        )
+    if record.stamp is not None:
+        if record.stamp.filing_date is None:
+            found.append("Stamped without a filing date: the cover sheet leaves it blank. Stamp again with the "
+                         "date to print it. 申請日が未記入です。")
+        if not _USUAL_RECEIPT.match(unicodedata.normalize("NFKC", record.stamp.receipt)):
+            found.append(f"The receipt number {record.stamp.receipt} does not look like the usual form "
+                         "(e.g. 福オンＥＮ25001878): compare it with the filing confirmation. "
+                         "申請受付番号を確認してください。")
+    return found
+
+
+@cache
+def _placeholder_addressee() -> str:
+    from packager.forms.texts import load_cover
+
+    return load_cover().addressee_default.replace("　御中", "")
 
 
 def case_view(entry: outbox.CaseEntry, record: outbox.BuildRecord | None, base: str) -> dict[str, Any]:
@@ -192,7 +228,7 @@ def case_view(entry: outbox.CaseEntry, record: outbox.BuildRecord | None, base: 
         fits=record.fits,
         application=application_title(record.case.application),
         status=status_title(record.case.status),
-        applicant=record.case.applicant,
+        applicant=record.case.applicant.name,
         documents=_documents(record, base, entry.path),
         mailed=_mailed(record, base),
         forms=_forms(record, base),
@@ -203,7 +239,7 @@ def case_view(entry: outbox.CaseEntry, record: outbox.BuildRecord | None, base: 
              "thumb": f"{base}/-/dropped/{n}.jpg"}
             for n, d in enumerate(record.dropped_pages)
         ],
-        warnings=list(record.warnings),
+        warnings=[*record.warnings, *notices(record)],
         stamp=record.stamp,
         print_kit=f"{base}/-/print-kit.pdf" if any(o.destination == "mail" for o in record.outputs) else None,
         zip_url=f"{base}/-/upload.zip",
