@@ -87,7 +87,7 @@ def _wait(predicate, seconds: float, what: str) -> None:  # type: ignore[no-unty
 
 
 def test_a_case_from_the_browser_to_the_stamped_kit(services, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    url, inbox, outbox, watch, _desk = services
+    url, inbox, outbox, _watch, _desk = services
     scans = tmp_path / "scans"
     make_case("small", scans, only=FILES)
     (scans / "case.toml").unlink()  # the case fields come from the form instead
