@@ -4,7 +4,8 @@
 them. Through the page: create a case, wait for the watcher to build it, read its checklist and
 thumbnails, stamp the receipt number, download the upload set. Checked against the files: the
 originals are the bytes sent, the mailed PDFs carry the number (pdftotext), the zip is OUT/upload.
-The screenshots of docs/desk/ are taken here.
+The screenshots of docs/desk/ are taken here: with PACKAGER_DESK_SCREENSHOTS=1 they replace the
+committed ones (they hold the time of the run), otherwise they go to the test's temporary folder.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 FILES = ["passport.jpg", "photo.jpg", "scan0001.pdf", "01_employment-certificate.pdf"]
 RECEIPT = "福オンＥＮ25001878"
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "desk"
+SAVE_DOCS = os.environ.get("PACKAGER_DESK_SCREENSHOTS") == "1"
 pytestmark = pytest.mark.slow
 
 
@@ -111,8 +113,8 @@ def test_a_case_from_the_browser_to_the_stamped_kit(services, tmp_path: Path) ->
         # The list refreshes itself: the case appears, and turns "needs mailing" once built.
         page.goto(url + "/")
         page.wait_for_selector("tr.state-needs-mailing >> text=miller", timeout=180_000)
-        DOCS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(DOCS / "cases.png"))
+        shots = DOCS if SAVE_DOCS else tmp_path
+        page.screenshot(path=str(shots / "cases.png"))
 
         page.click("text=miller")
         page.wait_for_selector("#checklist")
@@ -129,7 +131,7 @@ def test_a_case_from_the_browser_to_the_stamped_kit(services, tmp_path: Path) ->
         page.get_by_role("button", name="Stamp").click()
         page.wait_for_selector("text=Stamped.")
         page.wait_for_function("() => Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
-        page.screenshot(path=str(DOCS / "case.png"), full_page=True)
+        page.screenshot(path=str(shots / "case.png"), full_page=True)
 
         with page.expect_download() as info:
             page.click("text=Upload set / アップロード一式 (zip)")

@@ -106,6 +106,8 @@ def case_row(entry: outbox.CaseEntry) -> dict[str, Any]:
         "limit_bytes": entry.limit_bytes,
         "percent": _percent(entry.upload_bytes, entry.limit_bytes),
         "receipt": entry.receipt,
+        "receipt_error": entry.receipt_error,
+        "stage": entry.stage if entry.state == CaseState.IN_PROGRESS else None,
         "updated": local_time(entry.updated),
     }
 
@@ -208,6 +210,12 @@ def notices(record: outbox.BuildRecord) -> list[str]:
     return found
 
 
+def _receipt_error(entry: outbox.CaseEntry) -> list[str]:
+    if not entry.receipt_error:
+        return []
+    return [f"The watcher could not stamp with receipt.txt: {entry.receipt_error}"]
+
+
 @cache
 def _placeholder_addressee() -> str:
     from packager.forms.texts import load_cover
@@ -239,7 +247,7 @@ def case_view(entry: outbox.CaseEntry, record: outbox.BuildRecord | None, base: 
              "thumb": f"{base}/-/dropped/{n}.jpg"}
             for n, d in enumerate(record.dropped_pages)
         ],
-        warnings=[*record.warnings, *notices(record)],
+        warnings=[*record.warnings, *notices(record), *_receipt_error(entry)],
         stamp=record.stamp,
         print_kit=f"{base}/-/print-kit.pdf" if any(o.destination == "mail" for o in record.outputs) else None,
         zip_url=f"{base}/-/upload.zip",
