@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from packager import assemble, encode, intake, outputs, pages, plan, pool
+from packager import assemble, encode, intake, outputs, pages, plan, pool, recognise
 from packager.errors import DoesNotFit, ExitCode, NothingToPackage
 from packager.model import (
     CaseInfo,
@@ -83,7 +83,7 @@ def package(
     system = load_system_profile(options.profile)
     limit = options.limit_bytes or system.limit_bytes
     jobs = options.jobs or os.cpu_count() or 1
-    intake_result = intake.scan_case(case_dir, system)
+    intake_result = recognise.recognise_case(intake.scan_case(case_dir, system), system, jobs)
     case = intake_result.case
     _check_eligibility(case)
     kinds = load_kinds()
@@ -179,7 +179,8 @@ def _package(
                 photo_page, system.photo_width_px, system.photo_height_px, system.photo_jpeg_quality
             )
         except Exception as e:
-            rejections.append(Rejection(photo_page.input.path, f"the photo cannot be decoded ({_first_line(e)})"))
+            failed_inputs[photo_page.input.path] = f"the photo cannot be decoded ({_first_line(e)})"
+            rejections.append(Rejection(photo_page.input.path, failed_inputs[photo_page.input.path]))
             photo_page = None
     if not documents and photo_page is None:
         reasons = "; ".join(f"{r.path}: {r.reason}" for r in rejections) or "the folder holds no scans"
@@ -250,6 +251,7 @@ def _package(
         },
         checklist=checklist_json,
         built_on=dt.date.today(),
+        warnings=intake_result.warnings,
     )
     manifest_path = outputs.write_manifest(out_dir, manifest)
     if upload_total > limit:
@@ -570,7 +572,7 @@ def check(case_dir: Path, options: BuildOptions = DEFAULT_OPTIONS, *, today: dt.
     today = today or dt.date.today()
     system = load_system_profile(options.profile)
     limit = options.limit_bytes or system.limit_bytes
-    found = intake.scan_case(case_dir, system)
+    found = recognise.recognise_case(intake.scan_case(case_dir, system), system, options.jobs or os.cpu_count() or 1)
     case = found.case
     _check_eligibility(case)
     lines = [f"Case {case_dir}: {case.application or '(no application in case.toml)'} / {case.status or '-'}"]

@@ -42,6 +42,7 @@ class CaseIntake:
     inputs: tuple[InputFile, ...]
     rejections: tuple[Rejection, ...]
     ignored: tuple[str, ...]  # junk skipped silently, listed for the manifest
+    warnings: tuple[str, ...] = ()  # what a person should know (e.g. kinds not read: no OCR)
 
 
 # ---------------------------------------------------------------------------- case.toml
@@ -121,15 +122,80 @@ def normalise_stem(name: str) -> str:
     return stem.strip("-")
 
 
+def _tokens(stem: str) -> list[str]:
+    return [t for t in stem.split("-") if t]
+
+
+def _is_cjk(text: str) -> bool:
+    return any(unicodedata.east_asian_width(ch) in ("W", "F") for ch in text)
+
+
 def kind_from_name(name: str, kinds: dict[str, DocumentKind]) -> str | None:
-    """The kind whose key or alias the file name starts with (longest match wins)."""
+    """The kind a file name names: the longest key or alias found in it.
+
+    English aliases of two or more words match anywhere in the name ('09_tax_cert_prev_year'
+    holds 'tax-cert'); one-word aliases ('bank', 'pp') only as its first word. Japanese aliases match anywhere
+    ('令和7年度課税証明書' holds '課税証明書'): Japanese has no spaces between words.
+    """
     stem = normalise_stem(name)
-    best: tuple[int, str] | None = None
+    words = _tokens(stem)
+    best: tuple[int, int, str] | None = None  # (alias length, -position, kind)
     for kind in kinds.values():
         for alias in (kind.key, *kind.aliases):
-            if (stem == alias or stem.startswith(alias + "-")) and (best is None or len(alias) > best[0]):
-                best = (len(alias), kind.key)
-    return best[1] if best else None
+            at = _find_alias(alias, stem, words)
+            if at is None:
+                continue
+            score = (len(alias), -at, kind.key)
+            if best is None or score[:2] > best[:2]:
+                best = score
+    return best[2] if best else None
+
+
+def _find_alias(alias: str, stem: str, words: list[str]) -> int | None:
+    """Where alias occurs in the name (word index, or character index for Japanese), or None."""
+    if _is_cjk(alias):
+        at = stem.find(alias)
+        return at if at >= 0 else None
+    alias_words = _tokens(alias)
+    n = len(alias_words)
+    if not n:
+        return None
+    # One-word aliases ('bank', 'contract', 'pp') only as the name's first word: further in they
+    # are as likely part of something else ('letter from bank'); longer ones anywhere.
+    last = 1 if n == 1 else len(words) - n + 1
+    for i in range(max(0, last)):
+        if words[i : i + n] == alias_words:
+            return i
+    return None
+
+
+_BACK_WORDS = {"back", "reverse", "ura", "裏", "裏面"}
+_FRONT_WORDS = {"front", "omote", "表", "表面"}
+
+
+def side_from_name(name: str) -> str:
+    """'front', 'back' or '' from words of the name ('card_back (2).jpg' → 'back')."""
+    stem = normalise_stem(name)
+    words = set(_tokens(stem))
+    if words & _BACK_WORDS or any(w in stem for w in ("裏面", "ウラ")):
+        return "back"
+    if words & _FRONT_WORDS or any(w in stem for w in ("表面", "オモテ")):
+        return "front"
+    return ""
+
+
+def order_inputs(inputs: list[InputFile]) -> list[InputFile]:
+    """Documents in the order their first file appears; within one, scan order, except that a
+    card's back follows its front (natural order puts 'back' before 'front')."""
+    first: dict[str, int] = {}
+    for i, inp in enumerate(inputs):
+        first.setdefault(inp.document, i)
+    rank = {"front": 0, "": 0, "back": 1}
+    return [
+        inp for _, inp in sorted(
+            enumerate(inputs), key=lambda t: (first[t[1].document], rank.get(t[1].side, 0), t[0])
+        )
+    ]  # fmt: skip
 
 
 def slug(text: str) -> str:
@@ -370,19 +436,21 @@ def _mapping_rejections(case: CaseInfo, case_dir: Path) -> list[Rejection]:
     return out
 
 
-def _kind_for(rel: str, case: CaseInfo, kinds: dict[str, DocumentKind]) -> tuple[str, str]:
-    """(kind, document key) for an input: case.toml mapping first, then the file name."""
+def _kind_for(rel: str, case: CaseInfo, kinds: dict[str, DocumentKind]) -> tuple[str, str, str]:
+    """(kind, document key, how decided) for an input: case.toml mapping first, then the file name."""
     name = PurePosixPath(rel).name
     for pattern, kind in case.documents:
         p = PurePosixPath(pattern)
         if p.is_absolute() or ".." in p.parts:
             continue
         if rel == pattern or name == pattern or fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(name, pattern):
-            return (kind, kind) if kind != "other" else ("other", "other-" + slug(PurePosixPath(rel).stem))
+            if kind != "other":
+                return kind, kind, "case.toml"
+            return "other", "other-" + slug(PurePosixPath(rel).stem), "case.toml"
     kind = kind_from_name(name, kinds)
     if kind and kind != "other":
-        return kind, kind
-    return "other", "other-" + slug(normalise_stem(name) or PurePosixPath(rel).stem)
+        return kind, kind, "name"
+    return "other", "other-" + slug(normalise_stem(name) or PurePosixPath(rel).stem), "default"
 
 
 def scan_case(case_dir: Path, system: SystemProfile) -> CaseIntake:
@@ -407,7 +475,7 @@ def scan_case(case_dir: Path, system: SystemProfile) -> CaseIntake:
             rejections.append(Rejection(rel, f"cannot be read ({e.strerror or e})"))
         except Exception as e:  # isolation: whatever one file's bytes do, the others go on
             rejections.append(Rejection(rel, f"cannot be read ({_describe_error(e, path, rel)})"))
-    return CaseIntake(case_dir, case, tuple(inputs), tuple(rejections), tuple(ignored))
+    return CaseIntake(case_dir, case, tuple(order_inputs(inputs)), tuple(rejections), tuple(ignored))
 
 
 def _vet_input(
@@ -424,8 +492,8 @@ def _vet_input(
         pages, reader = _vet_pdf(path, rel, system)
     else:
         pages = _vet_image(path, rel, fmt, system)
-    kind, document = _kind_for(rel, case, kinds)
+    kind, document, kind_from = _kind_for(rel, case, kinds)
     return InputFile(
         path=rel, abs_path=path, sha256=sha, bytes_=size, format=fmt, page_count=pages, kind=kind, document=document,
-        pdf_reader=reader,
+        pdf_reader=reader, kind_from=kind_from, side=side_from_name(rel),
     )

@@ -64,6 +64,10 @@ class InputFile:
     # PDFs: the reader that sees the most pages ("pikepdf", or "pdfium" where qpdf's page
     # tree repair finds fewer pages than PDFium on a damaged file); "" for images.
     pdf_reader: str = ""
+    # How the kind was decided: "case.toml", "name", "content" (recognise.py) or "default".
+    kind_from: str = "default"
+    kind_evidence: str = ""  # content: what was read ('title "課税証明書"', "passport machine-readable zone")
+    side: str = ""  # "front" | "back" | "": a card's back is merged after its front
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,9 @@ class DocumentKind:
     mail_priority: int  # lower is mailed first when the upload cannot fit
     colour: bool  # colour matters (passport, photo pages, seals)
     aliases: tuple[str, ...] = ()
+    titles: tuple[str, ...] = ()  # printed titles that name this kind on a first page
+    words: tuple[str, ...] = ()  # other printed words that point to it when no title is read
+    back_words: tuple[str, ...] = ()  # words printed on its back side (a card)
 
 
 @dataclass(frozen=True)

@@ -170,6 +170,7 @@ def build_manifest(
     plan: dict[str, Any],
     checklist: dict[str, Any] | None,
     built_on: dt.date,
+    warnings: Sequence[str] = (),
 ) -> dict[str, Any]:
     return {
         "packager_version": __version__,
@@ -194,6 +195,9 @@ def build_manifest(
                 "format": inp.format,
                 "pages": inp.page_count,
                 "document": inp.document,
+                "kind": inp.kind,
+                "kind_from": inp.kind_from,
+                "kind_evidence": inp.kind_evidence,
                 "status": "accepted",
                 "reason": note,
             }
@@ -207,6 +211,7 @@ def build_manifest(
         "plan": plan,
         "checklist": checklist,
         "stamp": None,
+        "warnings": list(warnings),
     }
 
 

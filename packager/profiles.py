@@ -295,6 +295,9 @@ def load_kinds() -> dict[str, DocumentKind]:
             mail_priority=t.int("mail_priority", required=True),
             colour=t.bool("colour", required=True),
             aliases=t.str_list("aliases"),
+            titles=t.str_list("titles"),
+            words=t.str_list("words"),
+            back_words=t.str_list("back_words"),
         )
         t.done()
     top.done()

@@ -59,6 +59,9 @@ class InputRecord:
     format: str | None = None
     page_count: int | None = None
     document: str | None = None
+    kind: str | None = None  # document kind key
+    kind_from: str | None = None  # how the kind was decided: case.toml | name | content | default
+    kind_evidence: str | None = None  # content: what was read on the page ('title "納税証明書"' …)
 
 
 @dataclass(frozen=True)
@@ -169,7 +172,7 @@ class BuildRecord:
     plan: PlanRecord | None
     checklist: ChecklistRecord | None
     stamp: StampRecord | None = None
-    warnings: tuple[str, ...] = ()  # reserved for notes a reader should see; not yet written
+    warnings: tuple[str, ...] = ()  # what a person must know or still do (e.g. kinds not read: no OCR)
 
     @property
     def rejected(self) -> tuple[InputRecord, ...]:
@@ -214,6 +217,9 @@ def _input_json(i: InputRecord) -> dict[str, Any]:
         "format": i.format,
         "pages": i.page_count,
         "document": i.document,
+        "kind": i.kind,
+        "kind_from": i.kind_from,
+        "kind_evidence": i.kind_evidence,
         "status": i.status,
         "reason": i.reason,
     }
@@ -304,6 +310,7 @@ def manifest_json(r: BuildRecord) -> dict[str, Any]:
         },
         "checklist": None if r.checklist is None else checklist_json(r.checklist),
         "stamp": None if r.stamp is None else stamp_json(r.stamp),
+        "warnings": list(r.warnings),
     }
 
 
@@ -397,6 +404,9 @@ def _input(r: _Reader) -> InputRecord:
         format=r.str("format", None),
         page_count=r.int("pages", None),
         document=r.str("document", None),
+        kind=r.str("kind", None),
+        kind_from=r.str("kind_from", None),
+        kind_evidence=r.str("kind_evidence", None),
     )
 
 
@@ -498,4 +508,5 @@ def parse_manifest(data: Any) -> BuildRecord:
         ),
         checklist=None if checklist is None else _checklist(checklist),
         stamp=None if stamp is None else _stamp(stamp),
+        warnings=r.strings("warnings"),
     )

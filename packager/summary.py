@@ -47,6 +47,15 @@ def render_build_summary(manifest: dict[str, Any]) -> str:
     rejected = [i for i in manifest["inputs"] if i["status"] == "rejected"]
     for r in rejected:
         lines.append(f"rejected: {r['path']}: {r['reason']}")
+    read = [i for i in manifest["inputs"] if i.get("kind_from") == "content"]
+    if read:
+        lines.append("kinds read from the pages (if one is wrong, name the file in case.toml [documents]):")
+        lines += [f"  {i['path']}: {i['kind']} ({i.get('kind_evidence') or 'content'})" for i in read]
+    unknown = [i["path"] for i in manifest["inputs"] if i.get("kind_from") == "default"]
+    if unknown:
+        lines.append("kind unknown, packaged as 'other': " + ", ".join(unknown))
+    for w in manifest.get("warnings", []):
+        lines.append(f"warning: {w}")
     checklist = manifest.get("checklist")
     if checklist and checklist.get("text"):
         # The table and the verdict; sources and notes are for `packager check` and the manifest.
