@@ -31,6 +31,8 @@ FILES = ["passport.jpg", "photo.jpg", "scan0001.pdf", "01_employment-certificate
 RECEIPT = "福オンＥＮ25001878"
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "desk"
 SAVE_DOCS = os.environ.get("PACKAGER_DESK_SCREENSHOTS") == "1"
+EAGER = "() => document.querySelectorAll('img').forEach(i => { i.loading = 'eager'; })"
+ALL_LOADED = "() => Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
 pytestmark = pytest.mark.slow
 
 
@@ -119,9 +121,8 @@ def test_a_case_from_the_browser_to_the_stamped_kit(services, tmp_path: Path) ->
         page.click("text=miller")
         page.wait_for_selector("#checklist")
         assert "旅券" in page.inner_text("#checklist")
-        page.wait_for_function(
-            "() => Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)", timeout=60_000
-        )
+        page.evaluate(EAGER)  # thumbnails load lazily, as the page is scrolled; here: all of them
+        page.wait_for_function(ALL_LOADED, timeout=60_000)
         thumbs = page.eval_on_selector_all("#upload img", "els => els.length")
         assert thumbs >= 3
         assert page.eval_on_selector_all("#dropped img", "els => els.length") == 1  # the blank back, shown
@@ -130,7 +131,8 @@ def test_a_case_from_the_browser_to_the_stamped_kit(services, tmp_path: Path) ->
         page.get_by_label("Filing date / 申請日 (optional / 任意)").fill("2026-12-01")
         page.get_by_role("button", name="Stamp").click()
         page.wait_for_selector("text=Stamped.")
-        page.wait_for_function("() => Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+        page.evaluate(EAGER)
+        page.wait_for_function(ALL_LOADED)
         page.screenshot(path=str(shots / "case.png"), full_page=True)
 
         with page.expect_download() as info:

@@ -3,8 +3,8 @@
 Upload pages are rendered with pypdfium2 from the built PDF (or Pillow for the photo); a
 dropped blank page from the case's original file, so a person can see that nothing with
 content was dropped. The cache name carries the file's sha256 from the manifest, so a
-rebuild never shows a stale picture. pdfium is not thread-safe: one lock serialises
-rendering (a 120-page case renders in about 4 s); a cached thumbnail needs no lock.
+rebuild never shows a stale picture. A cached thumbnail is read in the request's thread; a
+missing one is rendered by the one render thread (see `_renderer`).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import contextlib
 import hashlib
 import io
 import os
-import threading
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -27,7 +27,10 @@ from packager.desk.files import open_below
 THUMB_WIDTH_PX = 240  # shown 120 CSS px wide: sharp on a 2× screen
 THUMB_QUALITY = 82
 CACHE_DIR = ".packager/thumbs"
-_render_lock = threading.Lock()
+# pdfium is not thread-safe, and each thread that decodes full-page scans keeps freed memory in
+# its own malloc arena: rendering in turn on the server's pool threads (under a lock) took the
+# desk to 240 MB on the heavy bundle. One thread renders everything.
+_renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="desk-thumbs")
 
 with contextlib.suppress(ImportError):  # a dropped page of an iPhone photo (HEIC) is shown too
     from pillow_heif import register_heif_opener
@@ -80,7 +83,11 @@ def page_count(case_dir: Path, rel: str) -> int:
         fd = open_below(case_dir, rel)
     except FileNotFoundError:
         return 0
-    with os.fdopen(fd, "rb") as f, _render_lock:
+    return _renderer.submit(_page_count, fd).result()
+
+
+def _page_count(fd: int) -> int:
+    with os.fdopen(fd, "rb") as f:
         if f.read(5) != b"%PDF-":
             return 1
         f.seek(0)
@@ -121,30 +128,32 @@ def thumbnail(case_dir: Path, rel: str, key: str, page: int, batch: Sequence[int
     The pages of `batch` (a PDF's other pages) are rendered with it, since the browser asks for
     the rest of the document at once. None when the file cannot be rendered.
     """
-    name = _cache_name(f"{key}\0{rel}", page)
-    found = _cached(case_dir, name)
+    found = _cached(case_dir, _cache_name(f"{key}\0{rel}", page))
     if found is not None:
         return found
-    with _render_lock:
-        found = _cached(case_dir, name)  # rendered while this request waited
-        if found is not None:
-            return found
+    return _renderer.submit(_render_and_store, case_dir, rel, key, page, tuple(batch)).result()
+
+
+def _render_and_store(case_dir: Path, rel: str, key: str, page: int, batch: tuple[int, ...]) -> bytes | None:
+    found = _cached(case_dir, _cache_name(f"{key}\0{rel}", page))  # rendered while this request waited
+    if found is not None:
+        return found
+    try:
+        fd = open_below(case_dir, rel)
+    except FileNotFoundError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        head = f.read(5)
+        f.seek(0)
         try:
-            fd = open_below(case_dir, rel)
-        except FileNotFoundError:
+            if head == b"%PDF-":
+                wanted = [p for p in batch if _cached(case_dir, _cache_name(f"{key}\0{rel}", p)) is None]
+                rendered = _render_pdf(f, sorted(set(wanted) | {page}))
+            else:
+                one = _render_image(f, page)
+                rendered = {page: one} if one is not None else {}
+        except (pdfium.PdfiumError, OSError, ValueError, EOFError, Image.DecompressionBombError):
             return None
-        with os.fdopen(fd, "rb") as f:
-            head = f.read(5)
-            f.seek(0)
-            try:
-                if head == b"%PDF-":
-                    wanted = [p for p in batch if _cached(case_dir, _cache_name(f"{key}\0{rel}", p)) is None]
-                    rendered = _render_pdf(f, sorted(set(wanted) | {page}))
-                else:
-                    one = _render_image(f, page)
-                    rendered = {page: one} if one is not None else {}
-            except (pdfium.PdfiumError, OSError, ValueError, EOFError, Image.DecompressionBombError):
-                return None
-        for p, data in rendered.items():
-            _store(case_dir, _cache_name(f"{key}\0{rel}", p), data)
-        return rendered.get(page)
+    for p, data in rendered.items():
+        _store(case_dir, _cache_name(f"{key}\0{rel}", p), data)
+    return rendered.get(page)
