@@ -156,7 +156,7 @@ def _package(
     # ---- classify + encode every page at every rung (workers), in page order
     analyses: dict[str, list[PageAnalysis]] = {}
     dropped: list[dict[str, Any]] = []
-    for result in pool.analyse_pages(tasks, jobs, progress):
+    for result in pool.analyse_pages(tasks, jobs, progress, _limits(system)):
         path = result.page.input.path
         if isinstance(result, encode.PageFailure):
             failed_inputs.setdefault(path, result.reason)
@@ -324,7 +324,7 @@ def _encode_lower_rungs(
             if rest:
                 second.append(replace(task, rungs=rest, known=a))
     done: dict[str, PageAnalysis] = {}
-    for result in pool.analyse_pages(second, jobs, progress):
+    for result in pool.analyse_pages(second, jobs, progress, _limits(system)):
         if isinstance(result, PageAnalysis):  # a page decoded once decodes again; if not, keep pass one
             done[result.spool_key] = result
     return [
@@ -545,6 +545,10 @@ def _render_cover_sheet(
     from packager.forms.cover import render_cover_sheet
 
     return render_cover_sheet(case, mailed, receipt, filed, on)
+
+
+def _limits(system: SystemProfile) -> pool.PageLimits:
+    return pool.PageLimits(time_s=system.page_time_limit_s, memory_bytes=system.page_memory_limit_mb * 1_000_000)
 
 
 def _first_line(e: BaseException) -> str:

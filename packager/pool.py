@@ -7,11 +7,19 @@ nothing of the plan; it only decides how work is spread over processes.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import resource
+import signal
 import threading
+import time
+import traceback
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
+from typing import Any
 
 from packager import encode
 from packager.model import PageAnalysis, PageClass, SourcePage
@@ -33,13 +41,30 @@ def _mp_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("forkserver")
 
 
+@dataclass(frozen=True)
+class PageLimits:
+    """What one page may cost in its worker before the worker is ended and the page's input is
+    rejected (a hostile or broken file can make a decoder spin or allocate without end)."""
+
+    time_s: float = 60.0  # wall time for one page's decode and encodes
+    memory_bytes: int = 3_000_000_000  # address space of the worker (RLIMIT_AS); 0: no limit
+
+
+DEFAULT_LIMITS = PageLimits()
+
+
 def analyse_pages(
-    tasks: Sequence[encode.PageTask], jobs: int, progress: ProgressFn | None = None
+    tasks: Sequence[encode.PageTask],
+    jobs: int,
+    progress: ProgressFn | None = None,
+    limits: PageLimits = DEFAULT_LIMITS,
 ) -> Iterator[PageAnalysis | encode.PageFailure]:
     """Run encode.analyse_page over tasks, in worker processes when jobs > 1; results in task order.
 
     The costliest pages are handed out first, so the workers finish together instead of one
-    encoding a big TIFF page while the other waits (longest-processing-time-first)."""
+    encoding a big TIFF page while the other waits (longest-processing-time-first). A page that
+    runs past `limits` or kills its worker (a decoder's crash) becomes a PageFailure naming why;
+    the worker is replaced and the other pages go on."""
     total = len(tasks)
     if jobs <= 1 or total <= 1:
         for i, task in enumerate(tasks, 1):
@@ -47,17 +72,154 @@ def analyse_pages(
             if progress:
                 progress("pages", i, total)
         return
-    results: list[PageAnalysis | encode.PageFailure | None] = [None] * total
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context()) as pool:
-        order = sorted(range(total), key=lambda i: -expected_work(tasks[i]))
-        futures = {pool.submit(encode.analyse_page, tasks[i]): i for i in order}
-        for done, future in enumerate(as_completed(futures), 1):
-            results[futures[future]] = future.result()
-            if progress:
-                progress("pages", done, total)
-    for result in results:
-        assert result is not None  # every future completed above
-        yield result
+    order = sorted(range(total), key=lambda i: -expected_work(tasks[i]))
+    results = run_limited(
+        encode.analyse_page, tasks, order, min(jobs, total), limits, progress,
+        lambda task, why: encode.PageFailure(task.page, f"page {task.page.page_index + 1} {why}"),
+    )  # fmt: skip
+    yield from results
+
+
+# ---------------------------------------------------------------------------- workers with limits
+
+
+def _worker_main(conn: Connection, fn: Callable[[Any], Any], memory_bytes: int) -> None:
+    """A worker: set its memory limit, then run fn on each task sent to it until told to stop."""
+    if memory_bytes > 0:
+        with contextlib.suppress(ValueError, OSError):  # a hard limit below ours: keep it
+            resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    while True:
+        try:
+            item = conn.recv()
+        except (EOFError, OSError):
+            return
+        if item is None:
+            return
+        index, task = item
+        try:
+            reply: tuple[str, Any] = ("ok", fn(task))
+        except MemoryError:
+            reply = ("memory", None)
+        except Exception as e:  # a bug in packager: the main process re-raises it
+            reply = ("error", f"{type(e).__name__}: {e}\n{traceback.format_exc()}")
+        try:
+            conn.send((index, reply))
+        except MemoryError:
+            conn.send((index, ("memory", None)))
+
+
+class _Worker:
+    def __init__(self, ctx: multiprocessing.context.BaseContext, fn: Callable[[Any], Any], memory_bytes: int) -> None:
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker_main, args=(child, fn, memory_bytes), daemon=True)
+        self.process.start()
+        child.close()
+        self.index: int | None = None  # the task it is working on
+        self.deadline = 0.0
+
+    def give(self, index: int, task: Any, time_s: float) -> None:
+        self.index = index
+        self.deadline = time.monotonic() + time_s
+        self.conn.send((index, task))
+
+    def end(self) -> None:
+        """Stop it for good: a worker past its limit is killed, not asked."""
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+        self.conn.close()
+
+
+class WorkerBug(RuntimeError):
+    """An exception in a worker that is packager's own (exit 1), with the worker's traceback."""
+
+
+def run_limited(
+    fn: Callable[[Any], Any],
+    tasks: Sequence[Any],
+    order: Sequence[int],
+    workers_n: int,
+    limits: PageLimits,
+    progress: ProgressFn | None,
+    failure: Callable[[Any, str], Any],
+) -> list[Any]:
+    """fn over tasks in `workers_n` processes, handed out in `order`; results in task order.
+    A task past the time limit, out of memory or whose worker died gets failure(task, why);
+    an exception raised by fn is packager's own bug and is raised here as WorkerBug."""
+    ctx = _mp_context()
+    pending = list(reversed(order))  # pop() from the end: the costliest first
+    results: list[Any] = [None] * len(tasks)
+    done = 0
+    workers = [_Worker(ctx, fn, limits.memory_bytes) for _ in range(workers_n)]
+    try:
+        while done < len(tasks):
+            for n, w in enumerate(workers):
+                if w.index is None and pending:
+                    if not w.process.is_alive():  # died while idle (killed from outside): a new one
+                        w.end()
+                        workers[n] = w = _Worker(ctx, fn, limits.memory_bytes)
+                    i = pending.pop()
+                    w.give(i, tasks[i], limits.time_s)
+            busy = [w for w in workers if w.index is not None]
+            timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
+            ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout))
+            for n, w in enumerate(workers):
+                if w.index is None:
+                    continue
+                index = w.index
+                outcome: Any = None
+                if w.conn in ready or w.process.sentinel in ready:
+                    try:
+                        got, (status, value) = w.conn.recv()
+                    except (EOFError, OSError):  # the worker died: a decoder crashed
+                        w.process.join(5)  # its pipe closes a moment before its exit status is known
+                        code = w.process.exitcode
+                        outcome = failure(tasks[index], f"crashed the decoder{_signal_name(code)}")
+                    else:
+                        assert got == index
+                        if status == "ok":
+                            outcome = value
+                        elif status == "memory":
+                            outcome = failure(
+                                tasks[index], f"needs more than {limits.memory_bytes / 1e9:.1f} GB of memory to decode"
+                            )
+                        else:
+                            raise WorkerBug(value)
+                        w.index = None
+                        results[index] = outcome
+                        done += 1
+                        if progress:
+                            progress("pages", done, len(tasks))
+                        if status == "ok":
+                            continue
+                elif time.monotonic() >= w.deadline:
+                    outcome = failure(tasks[index], f"took longer than {limits.time_s:.0f} s to decode and encode")
+                else:
+                    continue
+                # The worker is dead, past its limit or out of memory: replace it.
+                w.end()
+                workers[n] = _Worker(ctx, fn, limits.memory_bytes)
+                if results[index] is None:
+                    results[index] = outcome
+                    done += 1
+                    if progress:
+                        progress("pages", done, len(tasks))
+    finally:
+        for w in workers:
+            with contextlib.suppress(OSError, ValueError):
+                if w.index is None and w.process.is_alive():
+                    w.conn.send(None)
+            w.end()
+    return results
+
+
+def _signal_name(code: int | None) -> str:
+    if code is None or code >= 0:
+        return f" (exit {code})" if code else ""
+    try:
+        return f" ({signal.Signals(-code).name})"
+    except ValueError:
+        return f" (signal {-code})"
 
 
 def expected_work(task: encode.PageTask) -> float:

@@ -176,6 +176,8 @@ class SystemProfile:
     max_pages_per_file: int
     plausible_dpi: tuple[int, int]
     drop_blank_pages: bool
+    page_time_limit_s: float = 60.0  # one page's decode and encodes in a worker; past it, its input is rejected
+    page_memory_limit_mb: int = 3000  # a worker's address space; 0: no limit
 
 
 _METHODS_BY_CLASS = {"bilevel": {"flate-grey2", "g4"}, "grey": {"jpeg-grey", "mrc"}, "colour": {"jpeg-colour", "mrc"}}
@@ -265,6 +267,8 @@ def _load_system_profile_cached(path: Path) -> SystemProfile:
         max_pages_per_file=intake.int("max_pages_per_file", 2000, minimum=1),
         plausible_dpi=(plausible[0], plausible[1]),
         drop_blank_pages=intake.bool("drop_blank_pages", True),
+        page_time_limit_s=intake.int("page_time_limit_s", 60, minimum=1),
+        page_memory_limit_mb=intake.int("page_memory_limit_mb", 3000, minimum=0),
     )
     for t in (upload, photo, intake, top):
         t.done()

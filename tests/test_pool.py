@@ -1,8 +1,14 @@
-"""pool: per-page work in worker processes, results in task order, costliest first."""
+"""pool: per-page work in worker processes, results in task order, costliest first; a page past its
+time or memory limit, or whose decoder crashes its worker, fails alone (the worker is replaced)."""
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from pathlib import Path
+
+import pytest
 
 from fixtures.pages import text_page
 from packager import pool
@@ -65,3 +71,65 @@ def test_mail_pages_are_written_to_their_spool_paths(tmp_path: Path) -> None:
     made = pool.write_mail_pages(jobs, 2)
     assert [size for size, _how in made] == [path.stat().st_size for _p, _c, path in jobs]
     assert all(how for _size, how in made)
+
+
+# ---------------------------------------------------------------------------- limits
+
+
+def _work(task: tuple[str, int]) -> object:
+    """A stand-in for encode.analyse_page: what a decoder can do on hostile bytes."""
+    what, n = task
+    if what == "hang":
+        time.sleep(60)
+    elif what == "crash":
+        os.kill(os.getpid(), signal.SIGSEGV)
+    elif what == "memory":
+        return len(bytearray(800_000_000))
+    elif what == "bug":
+        raise ValueError("a bug in packager")
+    return ("done", n)
+
+
+def _failure(task: tuple[str, int], why: str) -> object:
+    return ("failed", task[1], why)
+
+
+def _run(tasks: list[tuple[str, int]], limits: pool.PageLimits, workers: int = 2) -> list[object]:
+    return pool.run_limited(_work, tasks, range(len(tasks)), workers, limits, None, _failure)
+
+
+def test_limited_results_come_back_in_task_order() -> None:
+    tasks = [("ok", i) for i in range(7)]
+    assert _run(tasks, pool.PageLimits(time_s=30)) == [("done", i) for i in range(7)]
+
+
+def test_a_hung_page_is_ended_at_its_time_limit_and_the_rest_go_on() -> None:
+    started = time.monotonic()
+    out = _run([("ok", 0), ("hang", 1), ("ok", 2), ("ok", 3)], pool.PageLimits(time_s=1.5))
+    assert time.monotonic() - started < 20
+    assert out[0] == ("done", 0) and out[2:] == [("done", 2), ("done", 3)]
+    assert out[1][:2] == ("failed", 1) and "took longer than 2 s" in out[1][2]  # type: ignore[index]
+
+
+def test_a_crashing_decoder_fails_its_page_only() -> None:
+    out = _run([("crash", 0), ("ok", 1), ("crash", 2), ("ok", 3)], pool.PageLimits(time_s=30), workers=1)
+    assert out[1] == ("done", 1) and out[3] == ("done", 3)
+    assert out[0][:2] == ("failed", 0) and "crashed the decoder (SIGSEGV)" in out[0][2]  # type: ignore[index]
+
+
+def test_a_page_past_the_memory_limit_fails_alone() -> None:
+    out = _run([("memory", 0), ("ok", 1)], pool.PageLimits(time_s=30, memory_bytes=600_000_000))
+    assert out[1] == ("done", 1)
+    assert out[0][:2] == ("failed", 0) and "more than 0.6 GB of memory" in out[0][2]  # type: ignore[index]
+
+
+def test_a_bug_in_packager_is_raised_not_hidden() -> None:
+    with pytest.raises(pool.WorkerBug, match="ValueError: a bug in packager"):
+        _run([("ok", 0), ("bug", 1)], pool.PageLimits(time_s=30))
+
+
+def test_limits_come_from_the_profile() -> None:
+    from packager.profiles import load_system_profile
+
+    system = load_system_profile()
+    assert system.page_time_limit_s == 60 and system.page_memory_limit_mb == 3000
