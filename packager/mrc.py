@@ -42,9 +42,10 @@ PHOTO_MID_RATIO = 2.5
 MIN_TEXT_FRACTION = 0.0005
 # The foreground colour image's resolution (its detail lives in the mask).
 FOREGROUND_DPI = 50
-# Foreground colours closer than this (max over channels) to the page's text colour are
-# that colour: one stencil painted in it, no colour image.
-ONE_COLOUR_SPREAD = 48
+# One ink (one stencil painted in it, no colour image): text cells' lightness within this
+# range (5th–95th percentile; thin strokes read paler) and chroma below this.
+ONE_INK_LIGHTNESS = 110
+ONE_INK_CHROMA = 48
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,19 @@ def _fill_small(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return out
 
 
+def _one_ink(colours: np.ndarray) -> bool:
+    """Whether the text's cell colours (n × channels) are one ink. Lightness varies with
+    stroke width (a thin stroke's cell is paler: painted in the ink's colour it only gets
+    crisper), so one ink is a narrow chroma and a lightness range without a second ink far
+    from the first (white on blue, a red seal beside black text)."""
+    if colours.size == 0:
+        return True
+    lightness = colours.mean(axis=1)
+    chroma = colours.max(axis=1) - colours.min(axis=1)
+    low, high = np.percentile(lightness, [5, 95])
+    return bool(high - low <= ONE_INK_LIGHTNESS and np.percentile(chroma, 99.5) <= ONE_INK_CHROMA)
+
+
 def _foreground(image: Image.Image, text: np.ndarray, distance: Image.Image, dpi: float) -> tuple[Image.Image, bool]:
     """The text's colour at FOREGROUND_DPI, weighted by contrast² so a stroke's core counts
     more than its anti-aliased rim, holes filled from around; and whether one colour is all
@@ -218,11 +232,12 @@ def _foreground(image: Image.Image, text: np.ndarray, distance: Image.Image, dpi
     has = sw > 0
     mean = sv.reshape(gh, gw, -1) / np.maximum(sw, 1e-6)[..., None]
     colours = _fill_small(mean * has[..., None], has.astype(np.float64))
-    used = colours[has]
+    # One colour or several, judged on cells with real ink: a cell holding only the pale rim of
+    # a thin stroke says little about the ink's colour.
+    used = colours[sw >= 0.25 * np.median(sw[has])] if has.any() else colours[has]
     median = np.median(used, axis=0) if used.size else np.zeros(colours.shape[2])
-    spread = float(np.percentile(np.abs(used - median).max(axis=1), 99)) if used.size else 0.0
     mode = "L" if image.mode == "L" else "RGB"
-    if spread <= ONE_COLOUR_SPREAD:
+    if _one_ink(used):
         colour = tuple(int(v) for v in np.clip(np.rint(median), 0, 255))
         return Image.new(mode, (1, 1), colour if mode == "RGB" else colour[0]), True
     return _to_image(colours, mode), False
