@@ -1,6 +1,6 @@
 """May this case be filed online at all? Refuse before any work, and say where to file instead.
 
-The rules are the ISA's (online Q&A A1-4, Q1-5; ../shared/DESIGN.md §2), the data is
+The rules are the ISA's (online Q&A A1-4, Q1-5; docs/online-system.md), the data is
 profiles/applications/index.toml and the status profiles; this module only applies them:
 
 - refused applications: permanent residence, residence-card procedures;

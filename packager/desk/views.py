@@ -184,7 +184,7 @@ def _checklist(record: outbox.BuildRecord) -> dict[str, Any] | None:
             "notes": list(c.notes), "unconfirmed": list(c.unconfirmed)}
 
 
-# The receipt numbers the ISA issues look like 福オンＥＮ25001878 (../shared/DESIGN.md): an office
+# The receipt numbers the ISA issues look like 福オンＥＮ25001878 (docs/online-system.md): an office
 # character or two, オン (online), two letters, eight digits. It is free text and printed as typed;
 # anything else is shown as a warning to compare with the filing confirmation, never refused.
 _USUAL_RECEIPT = re.compile(r"^[\u3400-\u9fff]{1,3}オン[A-Z]{2}\d{8}$")
