@@ -137,7 +137,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     finally:
         close()
     if not args.quiet:
-        print(render_build_summary(result.manifest))  # lists rejections too
+        print(render_build_summary(result.record))  # lists rejections too
     else:
         for r in result.rejections:
             print(f"packager: rejected {r.path}: {r.reason}", file=sys.stderr)
@@ -146,9 +146,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from packager import api
+    from packager.summary import render_check_report
 
     report = api.check(args.case_dir, _build_options(args))
-    print(report.text)
+    print(render_check_report(report))
     return int(report.exit_code)
 
 
@@ -193,15 +194,15 @@ def _cmd_desk(args: argparse.Namespace) -> int:
 
 
 def _cmd_profiles(args: argparse.Namespace) -> int:
-    from packager import profiles_cli
+    from packager import profiles_text
 
     if args.action == "show":
         if not args.name:
             print("packager profiles show: give a profile name or a TOML path", file=sys.stderr)
             return int(ExitCode.USAGE)
-        print(profiles_cli.render_profile(args.name))
+        print(profiles_text.render_profile(args.name))
     else:
-        print(profiles_cli.render_profiles_table())
+        print(profiles_text.render_profiles_table())
     return int(ExitCode.OK)
 
 

@@ -126,3 +126,15 @@ def _reversed_hint(
     if current is None:
         return "`status` names the DESIRED new status; give the one held now as current_status"
     return ""
+
+
+def all_applications() -> list[tuple[str, str, str]]:
+    """(application, status, "online" or the refusal reason) for every application × status."""
+    profiles = load_application_profiles()
+    statuses = [*profiles.statuses, *profiles.index.refused_statuses, f"{profiles.index.designated_prefix}-other"]
+    rows: list[tuple[str, str, str]] = []
+    for application in profiles.index.applications:
+        for status in statuses:
+            refusal = find_refusal(CaseInfo(application=application, status=status))
+            rows.append((application, status, refusal.reason if refusal else "online"))
+    return rows

@@ -192,26 +192,6 @@ class Plan:
 
 
 @dataclass(frozen=True)
-class OutputPage:
-    source: str  # input path relative to CASE_DIR
-    source_page: int  # 0-based page index in that input
-    encoding: str  # Encoding.label
-    dpi: float
-    bytes_: int
-
-
-@dataclass(frozen=True)
-class OutputFile:
-    path: str  # relative to OUT, POSIX separators
-    destination: Destination
-    document: str  # document key (kind, or other-<stem>; "declaration", "photo", "cover-sheet")
-    title: str
-    bytes_: int
-    sha256: str
-    pages: tuple[OutputPage, ...] = ()
-
-
-@dataclass(frozen=True)
 class DocumentSummary:
     """What the forms (declaration, cover sheet) need to know of one document."""
 

@@ -1,4 +1,6 @@
-"""Outputs: write OUT atomically, measure it on disk, and write manifest.json last.
+"""Outputs: the layout of OUT, atomic writes into it, its measure on disk, manifest.json last.
+
+This module owns every path inside OUT (upload/, mail/, the manifest, the pristine copies).
 
 The manifest's presence means the build is complete: an earlier manifest is removed
 before anything is rewritten, and files a previous build wrote that this one did not
@@ -8,16 +10,13 @@ are removed after the new ones are in place (only files packager itself listed).
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
-from packager import __version__
 from packager.atomic import (
     TEMP_PREFIX,
     atomic_open,
@@ -26,7 +25,7 @@ from packager.atomic import (
     remove_stale_temporaries,
 )
 from packager.errors import OutputError
-from packager.model import CaseInfo, InputFile, OutputFile, OutputPage, Rejection
+from packager.result import BuildRecord, OutputRecord, PageRecord, manifest_json
 
 MANIFEST = "manifest.json"
 UPLOAD = "upload"
@@ -81,8 +80,12 @@ def write_output(
     destination: str,
     document: str,
     title: str,
-    pages: Sequence[OutputPage] = (),
-) -> OutputFile:
+    pages: Sequence[PageRecord] = (),
+    name_ja: str | None = None,
+    name_en: str | None = None,
+    pristine: str | None = None,
+    reason: str | None = None,
+) -> OutputRecord:
     """Write one output atomically and describe it as it is on disk."""
     path = out_dir / rel_path
     try:
@@ -93,14 +96,18 @@ def write_output(
                 writer(f)
     except OSError as e:
         raise OutputError(f"{path}: cannot be written ({e.strerror})") from e
-    return OutputFile(
+    return OutputRecord(
         path=rel_path,
-        destination=destination,  # type: ignore[arg-type]
+        destination=destination,
         document=document,
         title=title,
         bytes_=path.stat().st_size,
         sha256=sha256_file(path),
         pages=tuple(pages),
+        name_ja=name_ja,
+        name_en=name_en,
+        pristine=pristine,
+        reason=reason,
     )
 
 
@@ -138,84 +145,9 @@ def remove_stale(out_dir: Path, old_paths: Sequence[str], new_paths: Sequence[st
             (out_dir / rel).unlink()
 
 
-def _output_json(o: OutputFile, extra: dict[str, Any]) -> dict[str, Any]:
-    d: dict[str, Any] = {
-        "path": o.path,
-        "destination": o.destination,
-        "document": o.document,
-        "title": o.title,
-        "bytes": o.bytes_,
-        "sha256": o.sha256,
-    }
-    d.update(extra)
-    d["pages"] = [
-        {"source": p.source, "source_page": p.source_page, "encoding": p.encoding, "dpi": p.dpi, "bytes": p.bytes_}
-        for p in o.pages
-    ]
-    return d
-
-
-def build_manifest(
-    *,
-    profile: str,
-    limit_bytes: int,
-    upload_bytes: int,
-    case: CaseInfo,
-    inputs: Sequence[tuple[InputFile, str]],  # (input, status note) for accepted inputs
-    rejections: Sequence[Rejection],
-    ignored: Sequence[str],
-    outputs: Sequence[tuple[OutputFile, dict[str, Any]]],
-    mailed: Sequence[dict[str, Any]],
-    dropped_pages: Sequence[dict[str, Any]],
-    plan: dict[str, Any],
-    checklist: dict[str, Any] | None,
-    built_on: dt.date,
-    warnings: Sequence[str] = (),
-) -> dict[str, Any]:
-    return {
-        "packager_version": __version__,
-        "profile": profile,
-        "built_on": built_on.isoformat(),
-        "limit_bytes": limit_bytes,
-        "upload_bytes": upload_bytes,
-        "fits": upload_bytes <= limit_bytes,
-        "case": {
-            "application": case.application,
-            "status": case.status,
-            "current_status": case.current_status,
-            "applicant": asdict(case.applicant),
-            "bureau": case.bureau,
-            "sender": case.sender,
-        },
-        "inputs": [
-            {
-                "path": inp.path,
-                "sha256": inp.sha256,
-                "bytes": inp.bytes_,
-                "format": inp.format,
-                "pages": inp.page_count,
-                "document": inp.document,
-                "kind": inp.kind,
-                "kind_from": inp.kind_from,
-                "kind_evidence": inp.kind_evidence,
-                "status": "accepted",
-                "reason": note,
-            }
-            for inp, note in inputs
-        ]
-        + [{"path": r.path, "status": "rejected", "reason": r.reason} for r in rejections],
-        "ignored": list(ignored),
-        "outputs": [_output_json(o, extra) for o, extra in outputs],
-        "mailed": list(mailed),
-        "dropped_pages": list(dropped_pages),
-        "plan": plan,
-        "checklist": checklist,
-        "stamp": None,
-        "warnings": list(warnings),
-    }
-
-
-def write_manifest(out_dir: Path, manifest: dict[str, Any]) -> Path:
+def write_manifest(out_dir: Path, record: BuildRecord) -> Path:
+    """manifest.json, last: its presence means the build is complete."""
     path = out_dir / MANIFEST
-    atomic_write_text(path, json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=False) + "\n")
+    text = json.dumps(manifest_json(record), ensure_ascii=False, indent=2, sort_keys=False) + "\n"
+    atomic_write_text(path, text)
     return path

@@ -1,7 +1,9 @@
-"""Readiness checks for `packager check`: the photo, certificate dates, a projected size.
+"""Readiness checks for `packager check`: the checklist, the photo, certificate dates, a projected size.
 
 Everything here reads and measures; nothing is written. The size is a projection from a
 quick low-resolution look at each page, labelled as such; `build` measures the truth.
+`assess` returns the findings as a record (CheckReport); the faces turn it into text
+(packager.summary.render_check_report).
 """
 
 from __future__ import annotations
@@ -9,9 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+from packager.checklist import Checklist, ChecklistReport, match_checklist
 from packager.classify import classify_page
-from packager.model import CaseInfo, InputFile, SourcePage
+from packager.errors import ExitCode
+from packager.model import CaseInfo, InputFile, Rejection, SourcePage
 from packager.pages import describe_pages, load_page
 from packager.profiles import SystemProfile
 
@@ -30,6 +35,66 @@ BYTES_PER_SQ_IN = {"blank": 0, "bilevel": 500, "grey": 3000, "colour": 4500}
 class Finding:
     ok: bool
     text: str
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What `packager check` found in a case, before any build."""
+
+    case_dir: Path
+    case: CaseInfo
+    checklist: ChecklistReport | None  # None when case.toml names no application
+    unknown_kind: tuple[str, ...]  # files whose kind packager could not tell
+    rejections: tuple[Rejection, ...]
+    findings: tuple[Finding, ...]  # photo and issue dates
+    projected_upload_bytes: int  # at the best rung, from a quick look
+    limit_bytes: int
+
+    @property
+    def ready(self) -> bool:
+        """Every required document present, nothing refused, photo and dates fine."""
+        missing = self.checklist is not None and bool(self.checklist.missing_required)
+        return not missing and not self.rejections and all(f.ok for f in self.findings)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.OK if self.ready else ExitCode.CHECKLIST_INCOMPLETE
+
+    @property
+    def fits(self) -> bool:
+        return self.projected_upload_bytes <= self.limit_bytes
+
+
+def assess(
+    case_dir: Path,
+    case: CaseInfo,
+    inputs: Sequence[InputFile],
+    rejections: Sequence[Rejection],
+    checklist: Checklist | None,
+    system: SystemProfile,
+    limit_bytes: int,
+    today: dt.date,
+) -> CheckReport:
+    """Every check of a scanned case (eligibility was checked before: it raises)."""
+    report = None
+    limits: dict[str, int] = {}
+    if checklist is not None:
+        found: dict[str, list[str]] = {}
+        for inp in inputs:
+            found.setdefault(inp.kind, []).append(inp.path)
+        report = match_checklist(checklist, found)
+        limits = {e.kind: e.issued_within_months for e in checklist.entries if e.issued_within_months}
+    findings = check_photo(photo_page(inputs, system), case, today) + check_issue_dates(case, limits, today)
+    return CheckReport(
+        case_dir=case_dir,
+        case=case,
+        checklist=report,
+        unknown_kind=tuple(i.path for i in inputs if i.kind == "other"),
+        rejections=tuple(rejections),
+        findings=tuple(findings),
+        projected_upload_bytes=project_upload_bytes(inputs, system),
+        limit_bytes=limit_bytes,
+    )
 
 
 def check_photo(photo: SourcePage | None, case: CaseInfo, today: dt.date) -> list[Finding]:
@@ -124,4 +189,6 @@ def photo_page(inputs: Sequence[InputFile], system: SystemProfile) -> SourcePage
     return None
 
 
-__all__ = ["Finding", "check_issue_dates", "check_photo", "photo_page", "project_upload_bytes"]
+__all__ = [
+    "CheckReport", "Finding", "assess", "check_issue_dates", "check_photo", "photo_page", "project_upload_bytes",
+]

@@ -98,6 +98,10 @@ class CaseRecord:
     bureau: str = ""
     sender: str = ""
 
+    @classmethod
+    def of(cls, case: CaseInfo) -> CaseRecord:
+        return cls(case.application, case.status, case.current_status, case.applicant, case.bureau, case.sender)
+
     def as_case_info(self) -> CaseInfo:
         return CaseInfo(
             application=self.application,

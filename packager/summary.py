@@ -3,28 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from packager.result import BuildRecord
 
 if TYPE_CHECKING:
     from packager.outbox import CaseEntry
+    from packager.readiness import CheckReport
 
 
 def _mb(n: int) -> str:
     return f"{n / 1e6:.2f} MB"
 
 
-def render_build_summary(manifest: dict[str, Any]) -> str:
+def render_build_summary(record: BuildRecord) -> str:
+    """What `packager build` prints: one row per output file, the total, what is mailed or left out."""
     rows = [("file", "where", "pages", "bytes", "min dpi", "encodings")]
-    for o in manifest["outputs"]:
-        pages = o.get("pages", [])
-        dpis = [p["dpi"] for p in pages if p.get("dpi")]
-        encodings = sorted({p["encoding"].split("@")[0] for p in pages})
+    for o in record.outputs:
+        dpis = [p.dpi for p in o.pages if p.dpi]
+        encodings = sorted({p.encoding.split("@")[0] for p in o.pages})
         rows.append(
             (
-                o["path"],
-                o["destination"],
-                str(len(pages)) if pages else "-",
-                f"{o['bytes']:,}",
+                o.path,
+                o.destination,
+                str(len(o.pages)) if o.pages else "-",
+                f"{o.bytes_:,}",
                 f"{min(dpis):.0f}" if dpis else "-",
                 ",".join(encodings) or "-",
             )
@@ -35,32 +38,31 @@ def render_build_summary(manifest: dict[str, Any]) -> str:
         for r in rows
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    limit, total = manifest["limit_bytes"], manifest["upload_bytes"]
+    limit, total = record.limit_bytes, record.upload_bytes
     verdict = "fits" if total <= limit else "DOES NOT FIT"
     lines.append("")
     lines.append(f"upload: {total:,} bytes ({_mb(total)}) of {limit:,} — {verdict}")
-    for m in manifest.get("mailed", []):
-        lines.append(f"mail:   {m['document']} → {m['file']} ({m['reason']})")
-    dropped = manifest.get("dropped_pages", [])
-    if dropped:
-        lines.append("blank pages dropped: " + ", ".join(f"{d['source']} p{d['source_page'] + 1}" for d in dropped))
-    rejected = [i for i in manifest["inputs"] if i["status"] == "rejected"]
-    for r in rejected:
-        lines.append(f"rejected: {r['path']}: {r['reason']}")
-    read = [i for i in manifest["inputs"] if i.get("kind_from") == "content"]
+    for m in record.mailed:
+        lines.append(f"mail:   {m.document} → {m.file} ({m.reason})")
+    if record.dropped_pages:
+        lines.append("blank pages dropped: " + ", ".join(f"{d.source} p{d.source_page + 1}"
+                                                         for d in record.dropped_pages))
+    for r in record.rejected:
+        lines.append(f"rejected: {r.path}: {r.reason}")
+    read = [i for i in record.inputs if i.kind_from == "content"]
     if read:
         lines.append("kinds read from the pages (if one is wrong, name the file in case.toml [documents]):")
-        lines += [f"  {i['path']}: {i['kind']} ({i.get('kind_evidence') or 'content'})" for i in read]
-    unknown = [i["path"] for i in manifest["inputs"] if i.get("kind_from") == "default"]
+        lines += [f"  {i.path}: {i.kind} ({i.kind_evidence or 'content'})" for i in read]
+    unknown = [i.path for i in record.inputs if i.kind_from == "default"]
     if unknown:
         lines.append("kind unknown, packaged as 'other': " + ", ".join(unknown))
-    for w in manifest.get("warnings", []):
+    for w in record.warnings:
         lines.append(f"warning: {w}")
-    checklist = manifest.get("checklist")
-    if checklist and checklist.get("text"):
+    if record.checklist and record.checklist.text:
         # The table and the verdict; sources and notes are for `packager check` and the manifest.
         lines.append("")
-        lines += [ln for ln in checklist["text"].splitlines() if not ln.lstrip().startswith(("source:", "note:"))]
+        lines += [ln for ln in record.checklist.text.splitlines()
+                  if not ln.lstrip().startswith(("source:", "note:"))]
     return "\n".join(lines)
 
 
@@ -77,3 +79,29 @@ def render_cases(entries: Sequence[CaseEntry]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     return "\n".join("  ".join([*(c.ljust(w) for c, w in zip(r, widths, strict=False)), r[-1]]).rstrip()
                      for r in rows)
+
+
+def render_check_report(report: CheckReport) -> str:
+    """What `packager check` prints."""
+    from packager.profiles_text import render_checklist_report
+
+    case = report.case
+    lines = [f"Case {report.case_dir}: {case.application or '(no application in case.toml)'} / {case.status or '-'}"]
+    lines.append("Eligibility: can be filed online" if case.application else "Eligibility: not judged (no case.toml)")
+    if report.checklist is not None:
+        lines += ["", render_checklist_report(report.checklist)]
+    if report.unknown_kind:
+        lines += ["", "Files whose kind packager could not tell (name them, or map them in case.toml [documents]):"]
+        lines += [f"  {p}" for p in report.unknown_kind]
+    if report.rejections:
+        lines += ["", "Rejected files:"] + [f"  {r.path}: {r.reason}" for r in report.rejections]
+    lines += ["", "Photo and dates:"] + [f"  {'ok ' if f.ok else 'NO '} {f.text}" for f in report.findings]
+    projected, limit = report.projected_upload_bytes, report.limit_bytes
+    lines += [
+        "",
+        f"Projected upload at best quality: ~{projected / 1e6:.1f} MB of {limit / 1e6:.1f} MB "
+        + ("(fits as it is)" if report.fits else "(build will compress, or mail the lowest-priority documents)"),
+        "",
+        "READY to build" if report.ready else "NOT READY: see the lines marked MISSING, NO or rejected above",
+    ]
+    return "\n".join(lines)

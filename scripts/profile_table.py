@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from packager.errors import PackagerError  # noqa: E402
-from packager.profiles_cli import render_markdown_table  # noqa: E402
+from packager.profiles_text import render_markdown_table  # noqa: E402
 
 START = "<!-- profile-table:start -->"
 END = "<!-- profile-table:end -->"

@@ -220,9 +220,9 @@ def test_wrong_originals_guess_is_repaired_by_the_second_pass(
 ) -> None:
     """The first pass keeps originals unencoded when they look like they fit; when the guess is
     wrong, the second pass encodes every rung and the upload still fits."""
-    from packager import api
+    from packager import passes
 
-    monkeypatch.setattr(api, "_originals_likely_fit", lambda inputs, limit: True)
+    monkeypatch.setattr(passes, "originals_likely_fit", lambda inputs, limit: True)
     out = tmp_path / "out"
     assert main(["build", str(mini_case), "--out", str(out), "--limit", "0.6MB", "--quiet", "--jobs", "1"]) == 0
     m = _manifest(out)

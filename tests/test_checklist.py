@@ -11,12 +11,12 @@ from packager.checklist import (
     Checklist,
     ChecklistEntry,
     ChecklistReport,
-    all_applications,
     checklist_for,
     load_application_profiles,
     load_checklist,
     match_checklist,
 )
+from packager.eligibility import all_applications
 from packager.errors import ExitCode, NotEligibleOnline, ProfileError
 from packager.model import CaseInfo
 from packager.profiles import load_kinds, profiles_dir

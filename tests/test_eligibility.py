@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from packager.checklist import all_applications
-from packager.eligibility import check_eligibility, find_refusal
+from packager.eligibility import all_applications, check_eligibility, find_refusal
 from packager.errors import ExitCode, NotEligibleOnline, ProfileError
 from packager.model import CaseInfo
 

@@ -29,7 +29,6 @@ from packager.result import (
     PageRecord,
     PlanRecord,
     manifest_json,
-    parse_manifest,
 )
 
 CASE_TOML = """application = "extension"
@@ -185,11 +184,6 @@ def test_a_wrong_type_names_its_key(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match=r"outputs\[0\]\.bytes") as e:
         outbox.read_result(tmp_path)
     assert e.value.exit_code == ExitCode.OUTPUT_ERROR
-
-
-def test_records_round_trip_through_json() -> None:
-    record = _record(mailed=True)
-    assert parse_manifest(json.loads(json.dumps(manifest_json(record)))) == record
 
 
 def _blank_pdf(path: Path, pages: int) -> None:

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from packager.checklist import checklist_for, load_application_profiles, match_checklist, report_json
+from packager.checklist import checklist_for, load_application_profiles, match_checklist
 from packager.cli import main
 from packager.errors import ExitCode, ProfileError
 from packager.profiles import profiles_dir
-from packager.profiles_cli import (
+from packager.profiles_text import (
+    checklist_record,
     display_width,
     format_table,
     render_checklist_report,
@@ -20,6 +21,7 @@ from packager.profiles_cli import (
     render_profile,
     render_profiles_table,
 )
+from packager.result import checklist_json
 
 profile_table = importlib.import_module("scripts.profile_table")
 ROOT = Path(__file__).resolve().parents[1]
@@ -182,7 +184,7 @@ def test_report_text_for_a_complete_case() -> None:
 
 def test_report_json_carries_entries_and_text() -> None:
     checklist = checklist_for("change", "spouse-of-japanese-national")
-    data = report_json(match_checklist(checklist, {"passport": ["pp.pdf"], "other": ["x.pdf"]}))
+    data = checklist_json(checklist_record(match_checklist(checklist, {"passport": ["pp.pdf"], "other": ["x.pdf"]})))
     assert data["ready"] is False and "family-register" in data["missing_required"]
     assert data["unclassified"] == ["x.pdf"]
     assert next(e for e in data["entries"] if e["kind"] == "passport")["files"] == ["pp.pdf"]

@@ -21,7 +21,6 @@ from packager.checklist import (
     EntrySpec,
     Part,
     StatusProfile,
-    all_applications,
     applications_dir,
     checklist_for,
     load_application_profiles,
@@ -30,8 +29,10 @@ from packager.checklist import (
     load_statuses_file,
     profile_type,
 )
+from packager.eligibility import all_applications
 from packager.errors import ProfileError
 from packager.profiles import SystemProfile, list_system_profiles, load_system_profile, profiles_dir
+from packager.result import ChecklistLineRecord, ChecklistRecord
 
 # ---------------------------------------------------------------------------- text tables
 
@@ -344,3 +345,39 @@ __all__ = [
     "render_profile",
     "render_profiles_table",
 ]
+
+
+def checklist_record(report: ChecklistReport) -> ChecklistRecord:
+    """The checklist section of manifest.json: for scripts, plus `text` as `check` prints it."""
+    c = report.checklist
+    return ChecklistRecord(
+        application=c.application,
+        status=c.status,
+        title_ja=c.title_ja,
+        title_en=c.title_en,
+        employer_category=c.employer_category,
+        with_=c.with_,
+        source=c.source,
+        checked=c.checked,
+        detailed=c.detailed,
+        ready=report.ready,
+        entries=tuple(
+            ChecklistLineRecord(
+                kind=r.entry.kind,
+                name_ja=r.entry.name_ja,
+                name_en=r.entry.name_en,
+                required=r.entry.required,
+                condition=r.entry.condition,
+                issued_within_months=r.entry.issued_within_months,
+                unconfirmed=r.entry.unconfirmed,
+                files=r.files,
+            )
+            for r in report.entries
+        ),
+        missing_required=tuple(e.kind for e in report.missing_required),
+        unlisted=report.unlisted,
+        unclassified=report.unclassified,
+        notes=c.notes,
+        unconfirmed=c.unconfirmed,
+        text=render_checklist_report(report),
+    )

@@ -1,0 +1,159 @@
+"""Which pages are encoded at which rungs: the first pass over every page, and the second.
+
+First pass: every page is decoded once, classified and encoded at the profile's first rungs
+(`first_pass_rungs`) — or, when the case will most likely fit with its originals kept, only
+looked at (originals only). Second pass, only when the best rung of every page does not fit:
+the remaining rungs of every page whose ladder has more. The work itself runs in the pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from packager import encode, pages, pool
+from packager.errors import first_line
+from packager.model import Document, DocumentKind, InputFile, PageAnalysis, SourcePage
+from packager.pool import ProgressFn
+from packager.profiles import SystemProfile
+
+ORIGINALS_ONLY: tuple[int, ...] = ()  # PageTask.rungs: look at the page, keep its original, encode nothing
+FIRST_PASS_RUNGS = None  # PageTask.rungs: the profile's first_pass_rungs for the page's class
+
+# Assumed size of a page that has no original stream to keep (PNG, TIFF, HEIC …) at the best
+# rung, for the guess below: a 300 dpi A4 colour page at JPEG q80 is ~0.5–1.2 MB.
+_NON_ORIGINAL_PAGE_GUESS_BYTES = 1_500_000
+
+
+@dataclass(frozen=True)
+class PageWork:
+    """The case's pages, described: the tasks of the first pass, and what stays out of it."""
+
+    tasks: tuple[encode.PageTask, ...]
+    photo_page: SourcePage | None  # the ID photo of the files mode: its own output, not a task
+    unreadable: dict[str, str]  # input path → why its pages cannot be listed
+
+
+@dataclass(frozen=True)
+class DroppedPage:
+    source: str  # input path
+    source_page: int  # 0-based
+    reason: str
+
+
+@dataclass(frozen=True)
+class FirstPass:
+    analyses: dict[str, list[PageAnalysis]]  # input path → its pages, in page order
+    dropped: tuple[DroppedPage, ...]  # blank pages left out
+    failed: dict[str, str]  # input path → why a page of it could not be read (the input is rejected)
+
+
+def originals_likely_fit(inputs: Sequence[InputFile], limit: int) -> bool:
+    """Whether the case will most likely fit with every JPEG/PNG file and PDF page kept as it is.
+
+    Then the first pass keeps originals without encoding them (it still decodes each page to
+    classify it and find blank backs); if the guess is wrong, the second pass encodes them.
+    """
+    total = 0
+    for inp in inputs:
+        if inp.format in ("jpeg", "pdf") or (inp.format == "png" and inp.page_count == 1):
+            total += inp.bytes_
+        else:
+            total += inp.page_count * _NON_ORIGINAL_PAGE_GUESS_BYTES
+    return total <= limit * 0.9
+
+
+def describe(
+    inputs: Sequence[InputFile],
+    system: SystemProfile,
+    kinds: Mapping[str, DocumentKind],
+    spool: Path,
+    *,
+    limit_bytes: int,
+    keep_blank: bool,
+) -> PageWork:
+    """Every page of every input as a first-pass task (the files mode's ID photo aside)."""
+    photo_page: SourcePage | None = None
+    tasks: list[encode.PageTask] = []
+    unreadable: dict[str, str] = {}
+    keep_originals = originals_likely_fit(inputs, limit_bytes)
+    for n, inp in enumerate(inputs):
+        try:
+            described = pages.describe_pages(inp, system)
+        except Exception as e:  # a parser error on one file must not stop the case
+            unreadable[inp.path] = f"cannot be read page by page ({first_line(e)})"
+            continue
+        if not described:  # accepted with pages that no reader then gives: never lost silently
+            unreadable[inp.path] = "has no page that can be read"
+            continue
+        if inp.kind == "photo" and system.mode == "files" and photo_page is None:
+            photo_page = described[0]
+            continue
+        kind = kinds.get(inp.kind, kinds["other"])
+        for p in described:
+            tasks.append(encode.PageTask(
+                page=p,
+                task_id=f"{n:04d}-{p.page_index:05d}",
+                ladders=system.ladders,
+                max_dpi=system.max_dpi,
+                colour_hint=kind.colour,
+                spool_dir=spool,
+                keep_blank=keep_blank,
+                first_pass=system.first_pass_rungs,
+                rungs=ORIGINALS_ONLY if keep_originals and encode.original_possible(p) else FIRST_PASS_RUNGS,
+                lossless=keep_originals,
+            ))
+    return PageWork(tuple(tasks), photo_page, unreadable)
+
+
+def page_limits(system: SystemProfile) -> pool.PageLimits:
+    """The profile's per-page time and memory limits for the workers."""
+    return pool.PageLimits(time_s=system.page_time_limit_s, memory_bytes=system.page_memory_limit_mb * 1_000_000)
+
+
+def first_pass(work: PageWork, system: SystemProfile, jobs: int, progress: ProgressFn | None) -> FirstPass:
+    """Classify and encode every page (workers); failures and blank pages sorted out, in page order."""
+    analyses: dict[str, list[PageAnalysis]] = {}
+    dropped: list[DroppedPage] = []
+    failed: dict[str, str] = dict(work.unreadable)
+    for result in pool.analyse_pages(work.tasks, jobs, progress, page_limits(system)):
+        path = result.page.input.path
+        if isinstance(result, encode.PageFailure):
+            failed.setdefault(path, result.reason)
+            continue
+        if not result.candidates:
+            dropped.append(DroppedPage(path, result.page.page_index, "blank page"))
+            continue
+        analyses.setdefault(path, []).append(result)
+    for path in failed:
+        analyses.pop(path, None)
+    return FirstPass(analyses, tuple(d for d in dropped if d.source not in failed), failed)
+
+
+def second_pass(
+    documents: Sequence[Document],
+    tasks: Sequence[encode.PageTask],
+    system: SystemProfile,
+    jobs: int,
+    progress: ProgressFn | None,
+) -> list[Document]:
+    """Encode every remaining rung of the pages whose ladder has more than one."""
+    by_key = {t.task_id: t for t in tasks}
+    again: list[encode.PageTask] = []
+    for d in documents:
+        for a in d.pages:
+            task = by_key[a.spool_key]
+            ladder = system.ladders[a.page_class.name]
+            if task.rungs == ORIGINALS_ONLY:  # every rung
+                rest = tuple(range(1, len(ladder) + 1))
+            else:
+                done_rungs = system.first_pass_rungs.get(a.page_class.name, len(ladder))
+                rest = tuple(range(done_rungs + 1, len(ladder) + 1))
+            if rest:
+                again.append(replace(task, rungs=rest, known=a))
+    done: dict[str, PageAnalysis] = {}
+    for result in pool.analyse_pages(again, jobs, progress, page_limits(system)):
+        if isinstance(result, PageAnalysis):  # a page decoded once decodes again; if not, keep pass one
+            done[result.spool_key] = result
+    return [replace(d, pages=tuple(done.get(a.spool_key, a) for a in d.pages)) for d in documents]
