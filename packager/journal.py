@@ -17,13 +17,15 @@ and the disk say, and every step is safe to repeat:
 * failed/failing: the case, junk restored, gets `reason.txt` and moves whole to
   OUTBOX/_failed/<case>/.
 
-The same module wraps loose files dropped directly into INBOX into case folders of their own,
-again by rename through a hidden folder that a restart completes.
+Loose files dropped directly into INBOX are wrapped into case folders by packager.inbox; the
+OUTBOX lock (`lock_work_area`) keeps a second watcher away. packager.outbox reads the journals
+to list cases in progress.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -32,10 +34,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from packager.atomic import atomic_write_text, fsync_dir
-from packager.errors import PackagerError
+from packager.errors import PackagerError, WatchError
 from packager.options import BuildOptions
 from packager.outputs import MANIFEST
 from packager.stability import is_junk, is_ready_marker
@@ -47,12 +49,31 @@ JOURNAL_NAME = "journal.json"
 CASE_SUBDIR = "case"  # OUTBOX/.work/<id>/case: the claimed case folder, as it left INBOX
 REASON_FILE = "reason.txt"  # beside a failed case's inputs in _failed/<case>/
 OWN_REASON_FILE = "reason-packager.txt"  # … when the case brought a reason.txt of its own
-WRAP_PREFIX = ".packager-wrap-"
+LOCK_NAME = ".lock"  # OUTBOX/.work/.lock: one watcher per OUTBOX
 MAX_BUILD_ATTEMPTS = 8  # random external kills (soak: 25 kills 0.3–2.5 s apart) tripped 4
 
 CrashHook = Callable[[str], None]
-# The library call: package(case_dir, out_dir, options) -> BuildResult (see packager.api).
-PackageFn = Callable[[Path, Path, BuildOptions], Any]
+
+
+class BuildOutcome(Protocol):
+    """What the work area reads of a finished build (packager.api.BuildResult has it)."""
+
+    @property
+    def upload_bytes(self) -> int: ...
+
+    @property
+    def page_count(self) -> int: ...
+
+    @property
+    def exit_code(self) -> int: ...
+
+
+class PackageFn(Protocol):
+    """The build the work area runs for a claimed case: packager.api.package, or a test's stand-in."""
+
+    def __call__(self, case_dir: Path, out_dir: Path, options: BuildOptions, /) -> BuildOutcome: ...
+
+
 # notify(event, case, fields): the watcher turns these into log lines.
 NotifyFn = Callable[[str, str, dict[str, Any]], None]
 
@@ -68,6 +89,19 @@ class Outcome:
     page_count: int = 0
     exit_code: int = 0
     reason: str = ""
+
+
+def lock_work_area(outbox: Path) -> int:
+    """Take OUTBOX's lock (a file descriptor to keep open); WatchError when another watcher has it.
+
+    Two watchers on one OUTBOX would each redo the other's claimed cases."""
+    fd = os.open(outbox / WORK_DIR / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as e:
+        os.close(fd)
+        raise WatchError(f"{outbox}: another packager watch is already serving this OUTBOX") from e
+    return fd
 
 
 def free_name(folder: Path, name: str, reserved: frozenset[str] = frozenset()) -> str:
@@ -311,9 +345,9 @@ class WorkArea:
             return
         self._crash_at("build.packaged")
         journal["state"] = "built"
-        journal["upload_bytes"] = int(getattr(result, "upload_bytes", 0))
-        journal["page_count"] = int(getattr(result, "page_count", 0))
-        journal["exit_code"] = int(getattr(result, "exit_code", 0))
+        journal["upload_bytes"] = int(result.upload_bytes)
+        journal["page_count"] = int(result.page_count)
+        journal["exit_code"] = int(result.exit_code)
         self.write_journal(work, journal)
         self._crash_at("build.journaled")
 
@@ -375,40 +409,3 @@ class WorkArea:
             _rename(src, dest)
         self._crash_at("place.renamed")
         return dest
-
-    # -- loose files -----------------------------------------------------------------------------
-    def wrap_loose(self, name: str) -> str | None:
-        """Move the loose file INBOX/<name> into a new case folder INBOX/<stem>/; returns the case name."""
-        src = self.inbox / name
-        hold = self.inbox / (WRAP_PREFIX + name)
-        with contextlib.suppress(FileExistsError):
-            hold.mkdir()
-        self._crash_at("wrap.mkdir")
-        try:
-            _rename(src, hold / name)
-        except FileNotFoundError:
-            with contextlib.suppress(OSError):
-                hold.rmdir()
-            return None
-        self._crash_at("wrap.moved")
-        return self._unhold(hold)
-
-    def _unhold(self, hold: Path) -> str:
-        original = hold.name[len(WRAP_PREFIX):]
-        stem = Path(original).stem or original
-        name = free_name(self.inbox, stem)
-        _rename(hold, self.inbox / name)
-        return name
-
-    def recover_wraps(self) -> list[str]:
-        """Finish wraps a crash interrupted; returns the case names created."""
-        made: list[str] = []
-        for hold in sorted(self.inbox.glob(WRAP_PREFIX + "*")):
-            if hold.is_symlink() or not hold.is_dir():
-                continue
-            if any(hold.iterdir()):
-                made.append(self._unhold(hold))
-            else:
-                with contextlib.suppress(OSError):
-                    hold.rmdir()
-        return made

@@ -22,6 +22,7 @@ from typing import Any
 
 from packager.atomic import atomic_write_text
 from packager.errors import PackagerError, first_line
+from packager.stability import StabilityTracker
 
 RECEIPT_NAME = "receipt.txt"
 RECEIPT_ERROR_NAME = "receipt-error.txt"
@@ -37,6 +38,54 @@ class ReceiptOutcome:
     ok: bool
     receipt: str  # the number as read ("" when the file could not be read)
     reason: str = ""  # one line, when not ok
+
+
+class ReceiptQueue:
+    """Which result folders have a receipt to stamp: noticed at a scan, due once the file settled.
+
+    A receipt file is still being written while its size or mtime changes (the same stability
+    rule as cases); one that was handled before with these very bytes is not due again.
+    """
+
+    def __init__(self, outbox: Path, tracker: StabilityTracker) -> None:
+        self.outbox = outbox
+        self._tracker = tracker
+        self._pending: set[str] = set()  # result folder names with a receipt.txt to look at
+        self._active: set[str] = set()  # being stamped now
+
+    @property
+    def waiting(self) -> bool:
+        return bool(self._pending)
+
+    def notice(self, case_out: Path) -> None:
+        if has_receipt(case_out):
+            self._pending.add(case_out.name)
+
+    def due(self) -> list[tuple[Path, str]]:
+        """(result folder, receipt digest) of each settled, new receipt; each marked active."""
+        found: list[tuple[Path, str]] = []
+        for name in sorted(self._pending):
+            case_out = self.outbox / name
+            state = receipt_state(case_out)
+            if state is None and not has_receipt(case_out):
+                self._pending.discard(name)
+                self._tracker.forget(name)
+                continue
+            if state is None or name in self._active:
+                continue  # not a regular file (left alone), or being stamped now
+            if not self._tracker.observe(name, state):
+                continue
+            self._pending.discard(name)
+            self._tracker.forget(name)
+            digest = receipt_digest(case_out)
+            if digest is None or already_handled(case_out, digest):
+                continue
+            self._active.add(name)
+            found.append((case_out, digest))
+        return found
+
+    def finished(self, case_out: Path) -> None:
+        self._active.discard(case_out.name)
 
 
 def has_receipt(case_out: Path) -> bool:

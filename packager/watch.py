@@ -1,16 +1,18 @@
 """`packager watch`: a drop-folder service over the same library call as `packager build`.
 
-Small named parts (see STYLE.md, "The watcher"):
+Concerns, one owner each (see STYLE.md, "The watcher"):
 
-* `_Handler`     watchdog calls it on the observer thread; it only enqueues the top-level name
-                 of what changed. One observer (inotify, or PollingObserver with --polling) for the
-                 life of the process.
-* `Watcher.scan` the startup scan and the periodic rescan: events are lost on network shares
-                 and while the service is down, so the folders themselves are the truth.
-* `Watcher.poll` the scheduler: junk filter and stability tracker (packager.stability) decide
-                 when a case is ready, then it is claimed (packager.journal) and queued.
-* workers        run `WorkArea.finish` (build, place, or set aside in _failed/) and receipt stamps.
-                 No exception from one case stops the loop.
+* `_Handler`            watchdog calls it on the observer thread; it only enqueues the top-level name
+                        of what changed. One observer (inotify, or PollingObserver with --polling).
+* `Watcher.scan`        the startup scan and the periodic rescan: events are lost on network shares
+                        and while the service is down, so the folders themselves are the truth.
+* `Watcher.poll`        scheduling: junk filter and stability tracker (packager.stability) decide when
+                        a case is ready; loose files are wrapped into cases (packager.inbox); ready cases
+                        are claimed (packager.journal) and queued; settled receipts are queued
+                        (packager.receipts.ReceiptQueue; results found through packager.outbox).
+* `Watcher.run_job`     a worker: `WorkArea.finish` (build, place, or set aside in _failed/), or a
+                        receipt stamped with packager.outbox.stamp. No exception from one case stops
+                        the loop. `_run_threads` owns the threads; `journal.lock_work_area` the OUTBOX.
 
 Everything time-dependent takes an injected clock, and the loop an injected stop event, so the
 tests drive it without sleeping.
@@ -20,13 +22,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import errno
-import fcntl
 import json
 import os
 import queue
 import signal
-import stat
 import sys
 import threading
 import time
@@ -41,20 +40,12 @@ from watchdog.observers.polling import PollingObserver
 
 from packager import receipts
 from packager.errors import WatchError
-from packager.journal import (
-    WORK_DIR,
-    WRAP_PREFIX,
-    CrashHook,
-    Outcome,
-    PackageFn,
-    WorkArea,
-    read_journal,
-)
+from packager.inbox import LooseFiles, check_folders, is_ours, remove_probes, triage
+from packager.journal import CrashHook, Outcome, PackageFn, WorkArea, lock_work_area, read_journal
 from packager.options import BuildOptions
 from packager.outbox import result_folders
 from packager.stability import (
     StabilityTracker,
-    is_junk,
     is_os_metadata,
     snapshot_case,
     snapshot_file,
@@ -138,40 +129,6 @@ class _Handler(FileSystemEventHandler):
 
 
 # -- the watcher --------------------------------------------------------------------------------------
-def _check_folders(inbox: Path, outbox: Path) -> tuple[Path, Path]:
-    if not inbox.is_dir():
-        raise WatchError(f"{inbox}: INBOX is not a folder; create it or give the folder the scanner writes to")
-    in_r, out_r = inbox.resolve(), outbox.resolve()
-    if in_r == out_r or out_r.is_relative_to(in_r) or in_r.is_relative_to(out_r):
-        raise WatchError(
-            f"{outbox}: OUTBOX and INBOX must not contain each other (results would be taken for new cases); "
-            "use two sibling folders"
-        )
-    if not os.access(in_r, os.W_OK | os.X_OK):
-        raise WatchError(f"{inbox}: INBOX is not writable by this user; cases are claimed by moving them out of it")
-    try:
-        (out_r / WORK_DIR).mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise WatchError(f"{outbox}: cannot create the work area: {e.strerror}") from e
-    # Claims are atomic renames: INBOX and OUTBOX must be on one filesystem (not just one disk).
-    probe = in_r / f".packager-probe-{os.getpid()}"
-    target = out_r / WORK_DIR / probe.name
-    try:
-        probe.mkdir(exist_ok=True)
-        os.rename(probe, target)
-        target.rmdir()
-    except OSError as e:
-        with contextlib.suppress(OSError):
-            probe.rmdir()
-        if e.errno == errno.EXDEV:
-            raise WatchError(
-                f"{outbox}: OUTBOX is on another filesystem than {inbox}; put both on the same one "
-                "(cases are claimed by an atomic rename)"
-            ) from e
-        raise WatchError(f"{inbox}: cannot move folders from INBOX to OUTBOX: {e.strerror}") from e
-    return in_r, out_r
-
-
 class Watcher:
     """The drop-folder service, driven either by `run` (threads) or step by step (tests)."""
 
@@ -194,50 +151,31 @@ class Watcher:
             raise WatchError(f"--workers must be at least 1 (got {workers})")
         if settle_seconds < 0:
             raise WatchError(f"--settle must be ≥ 0 seconds (got {settle_seconds})")
-        self.inbox, self.outbox = _check_folders(Path(inbox), Path(outbox))
+        self.inbox, self.outbox = check_folders(Path(inbox), Path(outbox))
         self.options = options or BuildOptions()
         self.settle_seconds = settle_seconds
         self.workers = workers
         self.rescan_seconds = rescan_seconds if rescan_seconds is not None else min(30.0, max(1.0, settle_seconds / 2))
         self.tick_seconds = min(1.0, max(0.1, settle_seconds / 10))
-        if package_fn is None:
-            from packager import api
-
-            package_fn = api.package
-        if stamp_fn is None:
-            from packager import outbox as outbox_model
-
-            stamp_fn = outbox_model.stamp
-        self._package = package_fn
-        self._stamp = stamp_fn
+        self._package = package_fn or _library_package()
+        self._stamp = stamp_fn or _library_stamp()
         self._clock = clock
         self.log: Callable[..., None] = log or EventLog()
         self.area = WorkArea(self.inbox, self.outbox, crash_at=crash_at)
         self.area.ensure()
-        self._lock_fd = self._take_lock()
+        self.loose = LooseFiles(self.inbox, crash_at=crash_at)
+        self._lock_fd = lock_work_area(self.outbox)
         self.cases = StabilityTracker(settle_seconds, clock)
-        self.receipts = StabilityTracker(settle_seconds, clock)
+        self.receipts = receipts.ReceiptQueue(self.outbox, StabilityTracker(settle_seconds, clock))
         self.events: queue.SimpleQueue[tuple[str, bool]] = queue.SimpleQueue()
         self.jobs: queue.Queue[Job] = queue.Queue()
         self._pending: set[str] = set()  # INBOX names to look at
         self._ready_now: set[str] = set()  # wrapped loose files: already settled
         self._seen: set[str] = set()
         self._reported: set[str] = set()
-        self._receipts_pending: set[str] = set()
         self._active: set[Path] = set()  # work folders queued or running
-        self._stamps_active: set[str] = set()
         self._state_lock = threading.Lock()
         self._next_rescan = clock()
-
-    def _take_lock(self) -> int:
-        # Two watchers on one OUTBOX would each redo the other's claimed cases.
-        fd = os.open(self.outbox / WORK_DIR / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as e:
-            os.close(fd)
-            raise WatchError(f"{self.outbox}: another packager watch is already serving this OUTBOX") from e
-        return fd
 
     def close(self) -> None:
         if self._lock_fd >= 0:
@@ -259,23 +197,12 @@ class Watcher:
     # -- scheduler steps (scheduler thread only) ----------------------------------------------------------
     def recover(self) -> list[Job]:
         """Finish what a previous run left: interrupted wraps, claimed cases (oldest first)."""
-        for name in self.area.recover_wraps():
+        for name in self.loose.recover():
             self.log("loose-recovered", name)
             self._ready_now.add(name)
             self._pending.add(name)
-        with contextlib.suppress(OSError):
-            for probe in self.inbox.glob(".packager-probe-*"):
-                probe.rmdir()
-        jobs: list[Job] = []
-        for work in self.area.claimed():
-            journal = read_journal(work) or {}
-            with self._state_lock:
-                if work in self._active:
-                    continue
-                self._active.add(work)
-            self.log("recovering", str(journal.get("case", work.name)), state=journal.get("state", "?"))
-            jobs.append(CaseJob(work))
-        return jobs
+        remove_probes(self.inbox)
+        return self.recover_orphans(say="recovering")
 
     def scan(self) -> list[Job]:
         """Look at every INBOX entry and every receipt in OUTBOX (startup and periodic rescan)."""
@@ -286,23 +213,24 @@ class Watcher:
             self.log("error", reason=f"cannot list INBOX: {e.strerror}")
             names = []
         for name in names:
-            if not name.startswith((WRAP_PREFIX, ".packager-probe-")):
+            if not is_ours(name):
                 self._pending.add(name)
-        jobs: list[Job] = []
         for case_out in result_folders(self.outbox):
-            if receipts.has_receipt(case_out):
-                self._receipts_pending.add(case_out.name)
+            self.receipts.notice(case_out)
         # Work folders nobody is working on (a step failed on an I/O error): try them again.
-        jobs += self.recover_orphans()
-        return jobs
+        return self.recover_orphans()
 
-    def recover_orphans(self) -> list[Job]:
+    def recover_orphans(self, say: str = "") -> list[Job]:
+        """A job for every work folder no worker has (oldest claim first); logged as `say` when given."""
         jobs: list[Job] = []
         for work in self.area.claimed():
             with self._state_lock:
                 if work in self._active:
                     continue
                 self._active.add(work)
+            if say:
+                journal = read_journal(work) or {}
+                self.log(say, str(journal.get("case", work.name)), state=journal.get("state", "?"))
             jobs.append(CaseJob(work))
         return jobs
 
@@ -325,7 +253,7 @@ class Watcher:
             job = self._consider(name)
             if job is not None:
                 jobs.append(job)
-        jobs += self._consider_receipts()
+        jobs += [StampJob(case_out, digest) for case_out, digest in self.receipts.due()]
         return jobs
 
     def _forget(self, name: str) -> None:
@@ -341,28 +269,21 @@ class Watcher:
 
     def _consider(self, name: str) -> Job | None:
         path = self.inbox / name
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:
+        entry = triage(self.inbox, name)
+        if entry.kind == "gone":
             self._forget(name)
             self._reported.discard(name)
             return None
-        except OSError as e:
-            self._report_once("skipped", name, f"cannot stat: {e.strerror}")
+        if entry.kind == "unreadable":
+            self._report_once("skipped", name, entry.reason)
             return None
-        if is_junk(name) or name.startswith((WRAP_PREFIX, ".packager-probe-")):
+        if entry.kind in ("ignored", "left"):
+            if entry.reason:
+                self._report_once("skipped", name, entry.reason)
             self._pending.discard(name)
             return None
-        if stat.S_ISLNK(st.st_mode):
-            self._report_once("skipped", name, "symbolic link: never followed, left in place")
-            self._pending.discard(name)
-            return None
-        if stat.S_ISREG(st.st_mode):
+        if entry.kind == "file":
             return self._consider_loose(name, path)
-        if not stat.S_ISDIR(st.st_mode):
-            self._report_once("skipped", name, "neither a folder nor a regular file: left in place")
-            self._pending.discard(name)
-            return None
         snap = snapshot_case(path)
         if name not in self._seen:
             self._seen.add(name)
@@ -400,7 +321,7 @@ class Watcher:
             return None
         self.cases.forget(key)
         try:
-            case = self.area.wrap_loose(name)
+            case = self.loose.wrap(name)
         except OSError as e:
             self._report_once("skipped", name, f"cannot move the loose file into a case folder: {e.strerror}")
             return None
@@ -411,32 +332,10 @@ class Watcher:
             self._ready_now.add(case)
         return None
 
-    def _consider_receipts(self) -> list[Job]:
-        jobs: list[Job] = []
-        for name in sorted(self._receipts_pending):
-            case_out = self.outbox / name
-            state = receipts.receipt_state(case_out)
-            if state is None and not receipts.has_receipt(case_out):
-                self._receipts_pending.discard(name)
-                self.receipts.forget(name)
-                continue
-            if state is None or name in self._stamps_active:
-                continue  # not a regular file (left alone), or being stamped now
-            if not self.receipts.observe(name, state):
-                continue
-            self._receipts_pending.discard(name)
-            self.receipts.forget(name)
-            digest = receipts.receipt_digest(case_out)
-            if digest is None or receipts.already_handled(case_out, digest):
-                continue
-            self._stamps_active.add(name)
-            jobs.append(StampJob(case_out, digest))
-        return jobs
-
     def next_wait(self) -> float:
         """How long the scheduler may sleep before something could become ready."""
         until_rescan = max(0.0, self._next_rescan - self._clock())
-        if self._pending or self._receipts_pending:
+        if self._pending or self.receipts.waiting:
             return min(self.tick_seconds, until_rescan)
         return min(1.0, until_rescan)
 
@@ -445,13 +344,18 @@ class Watcher:
         """Run one job to its end; never raises for a per-case problem."""
         if isinstance(job, StampJob):
             try:
-                self._run_stamp(job)
+                done = receipts.stamp_from_receipt(job.case_out, job.receipt_sha256, self._stamp)
+                if done.ok:
+                    self.log("stamped", job.case_out.name, receipt=done.receipt)
+                else:
+                    self.log("stamp-failed", job.case_out.name, reason=done.reason)
             finally:
-                self._stamps_active.discard(job.case_out.name)
+                self.receipts.finished(job.case_out)
                 self.wake()
             return None
         try:
-            outcome = self.area.finish(job.work, self._package, self.options, self._notify)
+            outcome = self.area.finish(job.work, self._package, self.options,
+                                       lambda event, case, fields: self.log(event, case, **fields))
         except Exception as e:  # I/O trouble (disk full, permissions): the journal keeps the case safe
             self.log("error", job.work.name, reason=f"{type(e).__name__}: {e}; will retry at the next rescan")
             outcome = None
@@ -459,81 +363,97 @@ class Watcher:
             with self._state_lock:
                 self._active.discard(job.work)
             self.wake()
-        if outcome is None:
-            return None
-        if outcome.status == "done":
-            self.log("done", outcome.case, out=outcome.dest, bytes=outcome.upload_bytes, pages=outcome.page_count,
-                     exit=outcome.exit_code)
-        elif outcome.status == "failed":
-            self.log("failed", outcome.case, out=outcome.dest, reason=outcome.reason)
-        else:
-            self.log("released", outcome.case, reason="claim undone; the case is back in INBOX")
-            self.note(outcome.case)
+        if outcome is not None:
+            _log_outcome(self.log, outcome)
+            if outcome.status == "released":
+                self.note(outcome.case)
         return outcome
-
-    def _notify(self, event: str, case: str, fields: dict[str, Any]) -> None:
-        self.log(event, case, **fields)
-
-    def _run_stamp(self, job: StampJob) -> None:
-        done = receipts.stamp_from_receipt(job.case_out, job.receipt_sha256, self._stamp)
-        if done.ok:
-            self.log("stamped", job.case_out.name, receipt=done.receipt)
-        else:
-            self.log("stamp-failed", job.case_out.name, reason=done.reason)
 
     # -- the threaded service --------------------------------------------------------------------------------
     def run(self, stop: threading.Event, *, polling: bool = False) -> None:
         """Serve until `stop` is set; the case in hand is finished, claimed-but-unstarted ones wait in the journal."""
-        observer = PollingObserver(timeout=1.0) if polling else Observer()
-        observer.schedule(_Handler(self.inbox, self.events.put), os.fspath(self.inbox), recursive=True)
-        try:
-            observer.start()
-        except OSError as e:
-            raise WatchError(
-                f"{self.inbox}: cannot watch the folder ({e.strerror}); try --polling (network shares, "
-                "or raise fs.inotify.max_user_watches)"
-            ) from e
-        threads = [threading.Thread(target=self._worker, args=(stop,), name=f"packager-worker-{i}", daemon=True)
-                   for i in range(self.workers)]
-        self.log("watching", inbox=self.inbox, outbox=self.outbox, settle=self.settle_seconds,
-                 observer="polling" if polling else "native", workers=self.workers)
-        try:
-            for t in threads:
-                t.start()
-            for job in self.recover() + self.scan():
-                self.jobs.put(job)
-            while not stop.is_set():
-                try:
-                    for job in self.poll():
-                        self.jobs.put(job)
-                except Exception as e:  # nothing in one folder may stop the service; the next tick retries
-                    self.log("error", reason=f"{type(e).__name__}: {e}")
-                with contextlib.suppress(queue.Empty):
-                    item = self.events.get(timeout=max(0.05, self.next_wait()))
-                    if item != _WAKE:
-                        self.events.put(item)  # poll() handles it
-        finally:
-            stop.set()
-            for t in threads:
-                t.join()
-            observer.stop()
-            observer.join(timeout=10)
-            self.log("stopped")
-            self.close()
+        _run_threads(self, stop, polling)
 
-    def _worker(self, stop: threading.Event) -> None:
+    def drop_unstarted(self, job: Job) -> None:
+        """A job taken off the queue at shutdown: a claimed case stays in the work area for the next start."""
+        if isinstance(job, CaseJob):
+            with self._state_lock:
+                self._active.discard(job.work)
+
+
+def _log_outcome(log: Callable[..., None], outcome: Outcome) -> None:
+    if outcome.status == "done":
+        log("done", outcome.case, out=outcome.dest, bytes=outcome.upload_bytes, pages=outcome.page_count,
+            exit=outcome.exit_code)
+    elif outcome.status == "failed":
+        log("failed", outcome.case, out=outcome.dest, reason=outcome.reason)
+    else:
+        log("released", outcome.case, reason="claim undone; the case is back in INBOX")
+
+
+def _library_package() -> PackageFn:
+    from packager import api  # the build stack is loaded when the watcher starts, not on import
+
+    return api.package
+
+
+def _library_stamp() -> StampFn:
+    from packager import outbox
+
+    return outbox.stamp
+
+
+# -- the threaded service ------------------------------------------------------------------------------
+def _run_threads(w: Watcher, stop: threading.Event, polling: bool) -> None:
+    """One observer thread (it only enqueues), one scheduler loop (this thread), `workers` job threads."""
+    observer = PollingObserver(timeout=1.0) if polling else Observer()
+    observer.schedule(_Handler(w.inbox, w.events.put), os.fspath(w.inbox), recursive=True)
+    try:
+        observer.start()
+    except OSError as e:
+        raise WatchError(
+            f"{w.inbox}: cannot watch the folder ({e.strerror}); try --polling (network shares, "
+            "or raise fs.inotify.max_user_watches)"
+        ) from e
+    threads = [threading.Thread(target=_work, args=(w, stop), name=f"packager-worker-{i}", daemon=True)
+               for i in range(w.workers)]
+    w.log("watching", inbox=w.inbox, outbox=w.outbox, settle=w.settle_seconds,
+          observer="polling" if polling else "native", workers=w.workers)
+    try:
+        for t in threads:
+            t.start()
+        for job in w.recover() + w.scan():
+            w.jobs.put(job)
         while not stop.is_set():
             try:
-                job = self.jobs.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            if stop.is_set():
-                # Not started: a claimed case stays in the work area and is resumed at the next start.
-                if isinstance(job, CaseJob):
-                    with self._state_lock:
-                        self._active.discard(job.work)
-                break
-            self.run_job(job)
+                for job in w.poll():
+                    w.jobs.put(job)
+            except Exception as e:  # nothing in one folder may stop the service; the next tick retries
+                w.log("error", reason=f"{type(e).__name__}: {e}")
+            with contextlib.suppress(queue.Empty):
+                item = w.events.get(timeout=max(0.05, w.next_wait()))
+                if item != _WAKE:
+                    w.events.put(item)  # poll() handles it
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        observer.stop()
+        observer.join(timeout=10)
+        w.log("stopped")
+        w.close()
+
+
+def _work(w: Watcher, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            job = w.jobs.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        if stop.is_set():
+            w.drop_unstarted(job)
+            break
+        w.run_job(job)
 
 
 def serve(

@@ -233,30 +233,3 @@ def test_symlink_in_a_case_is_moved_as_a_link_and_its_target_left_alone(boxes: t
     area.finish(area.claim("k"), fake_package, OPTIONS)  # type: ignore[arg-type]
     link = outbox / "k" / "originals" / "link.pdf"
     assert link.is_symlink() and target.read_bytes() == b"secret" and target.exists()
-
-
-@pytest.mark.parametrize("point", ["wrap.mkdir", "wrap.moved"])
-def test_loose_file_wrap_survives_a_crash(boxes: tuple[Path, Path], point: str) -> None:
-    inbox, outbox = boxes
-    (inbox / "scan0001.pdf").write_bytes(b"%PDF-loose")
-    area = WorkArea(inbox, outbox, crash_at=crash_hook(point))
-    area.ensure()
-    with pytest.raises(SimulatedCrash):
-        area.wrap_loose("scan0001.pdf")
-    fresh = WorkArea(inbox, outbox)
-    made = fresh.recover_wraps()
-    if not made:  # crashed before the move: the file is still loose, wrap again
-        assert (inbox / "scan0001.pdf").exists()
-        made = [fresh.wrap_loose("scan0001.pdf")]
-    assert made == ["scan0001"]
-    assert (inbox / "scan0001" / "scan0001.pdf").read_bytes() == b"%PDF-loose"
-    assert sorted(p.name for p in inbox.iterdir()) == ["scan0001"]
-
-
-def test_wrap_never_overwrites_a_case_of_the_same_name(boxes: tuple[Path, Path]) -> None:
-    inbox, outbox = boxes
-    make_case(inbox, "scan", {"a.pdf": b"1"})
-    (inbox / "scan.pdf").write_bytes(b"2")
-    area = WorkArea(inbox, outbox)
-    assert area.wrap_loose("scan.pdf") == "scan-2"
-    assert (inbox / "scan" / "a.pdf").read_bytes() == b"1"
