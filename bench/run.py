@@ -821,17 +821,22 @@ CROP_IN = (3.2, 1.6)  # width × height of each crop, inches of paper
 
 
 def _worst_window(src: Image.Image, out: Image.Image) -> tuple[float, float]:
-    """Where (fractions of the page) source and output differ most, on ink: the crop to show."""
-    size = (max(1, src.width // 8), max(1, src.height // 8))
-    a = np.asarray(src.convert("L").resize(size, Image.Resampling.BOX), dtype=np.float32)
+    """Where (fractions of the page) source and output differ most on text: the crop to show."""
+    from PIL import ImageFilter
+
+    size = (max(1, src.width // 4), max(1, src.height // 4))
+    small = src.convert("L").resize(size, Image.Resampling.BOX)
+    a = np.asarray(small, dtype=np.float32)
     b = np.asarray(out.convert("L").resize(size, Image.Resampling.BOX), dtype=np.float32)
-    # Differences on ink (paper noise is not what a reader misses); where the output is the
-    # source (an original kept), the most ink: a crop of text rather than of empty paper.
-    ink = a < 200
-    diff = np.abs(a - b) * ink + 0.05 * (255 - a) * ink
-    win_w = max(1, round(size[0] * CROP_IN[0] / 8.27))
-    win_h = max(1, round(size[1] * CROP_IN[1] / 11.69))
-    c = np.cumsum(np.cumsum(np.pad(diff, ((1, 0), (1, 0))), axis=0), axis=1)
+    # Text, not photos: strong local contrast (a smooth photo has little, strokes have much).
+    # There, the difference, plus a little of the ink itself, so that where the output is the
+    # source (an original kept) the crop still shows text rather than empty paper.
+    edges = np.abs(a - np.asarray(small.filter(ImageFilter.BoxBlur(2)), dtype=np.float32))
+    text = (edges > 12) & (a < 200)
+    score = (np.abs(a - b) + 0.05 * (255 - a)) * text
+    win_w = max(1, min(size[0], round(size[0] * CROP_IN[0] / 8.27)))
+    win_h = max(1, min(size[1], round(size[1] * CROP_IN[1] / 11.69)))
+    c = np.cumsum(np.cumsum(np.pad(score, ((1, 0), (1, 0))), axis=0), axis=1)
     sums = c[win_h:, win_w:] - c[:-win_h, win_w:] - c[win_h:, :-win_w] + c[:-win_h, :-win_w]
     if sums.size == 0:
         return 0.0, 0.0

@@ -94,6 +94,12 @@ def _full(small: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.repeat(np.repeat(block, by, axis=0), bx, axis=1)[: shape[0], : shape[1]]
 
 
+def _smooth(small: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Per-block values enlarged bilinearly to `size` (Pillow, in C)."""
+    img = Image.fromarray(np.clip(small, 0, 255).astype(np.uint8), "L")
+    return np.asarray(img.resize(size, Image.Resampling.BILINEAR))
+
+
 def _dilate(mask: np.ndarray) -> np.ndarray:
     """3×3 dilation (numpy shifts: ~10× faster than Pillow's MaxFilter on a page)."""
     out = mask.copy()
@@ -115,9 +121,11 @@ def _text_mask(grey: Image.Image, dpi: float) -> tuple[Image.Image, Image.Image]
     contrast = np.maximum(MIN_CONTRAST, CONTRAST_SHARE * np.maximum(ground - ink, 0))
     light_at = np.where(ground < DARK_GROUND, ground + np.maximum(contrast, MIN_CONTRAST + 20), 255)
     g = np.asarray(grey)
-    dark = g < _full(ground - contrast, g.shape)
-    light = g > _full(light_at, g.shape)
-    distance = ImageChops.difference(grey, Image.fromarray(_full(ground, g.shape), "L"))
+    # Thresholds enlarged bilinearly, not block by block: a step at a block edge next to a photo
+    # or a tint would turn a line of paper pixels into "light text" (a white seam in the mask).
+    dark = g < _smooth(ground - contrast, grey.size)
+    light = g > _smooth(light_at, grey.size)
+    distance = ImageChops.difference(grey, Image.fromarray(_smooth(ground, grey.size), "L"))
     text = dark | light
     # Photo blocks (~2 mm): many in-between pixels (neither ground nor ink) per ink pixel.
     mid = (np.asarray(distance) > 14) & ~text
