@@ -82,6 +82,24 @@ def services(tmp_path: Path) -> Iterator[tuple[str, Path, Path, subprocess.Popen
         assert codes == (0, 0), codes  # Ctrl-C stops both cleanly
 
 
+CASE_TOML = """application = "extension"
+status = "engineer-humanities-international"
+[applicant]
+name = "{name}"
+[documents]
+"scan0001.pdf" = "employment-contract"
+"""
+
+
+def _drop_case(inbox: Path, name: str, files: dict[str, bytes]) -> None:
+    staging = inbox / f".staging-{name}"  # hidden: the watcher waits for the rename
+    staging.mkdir()
+    for file_name, data in files.items():
+        (staging / file_name).write_bytes(data)
+    (staging / "READY").write_bytes(b"")
+    staging.rename(inbox / name)
+
+
 def _wait(predicate, seconds: float, what: str) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + seconds
     while not predicate():
@@ -96,6 +114,12 @@ def test_a_case_from_the_browser_to_the_stamped_kit(services, tmp_path: Path) ->
     make_case("small", scans, only=FILES)
     (scans / "case.toml").unlink()  # the case fields come from the form instead
     sent = {p.name: p.read_bytes() for p in scans.iterdir()}
+    # Beside it, cases dropped into INBOX the usual way, so the list holds every state.
+    _drop_case(inbox, "yamada", {**sent, "case.toml": CASE_TOML.format(name="YAMADA TARO").encode()})  # mailed
+    _drop_case(inbox, "suzuki", {"photo.jpg": sent["photo.jpg"],
+                                 "case.toml": CASE_TOML.format(name="SUZUKI ICHIRO").encode()})  # ready
+    _drop_case(inbox, "sato", {"passport.jpg": sent["passport.jpg"],
+                               "case.toml": b'application = "visa"\n'})  # failed, with the reason
 
     with _sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
@@ -115,8 +139,9 @@ def test_a_case_from_the_browser_to_the_stamped_kit(services, tmp_path: Path) ->
         # The list refreshes itself: the case appears, and turns "needs mailing" once built.
         page.goto(url + "/")
         page.wait_for_selector("tr.state-needs-mailing >> text=miller", timeout=180_000)
-        shots = DOCS if SAVE_DOCS else tmp_path
-        page.screenshot(path=str(shots / "cases.png"))
+        for state, name in (("needs-mailing", "yamada"), ("ready", "suzuki"), ("failed", "sato")):
+            page.wait_for_selector(f"tr.state-{state} >> text={name}", timeout=180_000)
+        assert "unknown application 'visa'" in page.inner_text("tr.state-failed")
 
         page.click("text=miller")
         page.wait_for_selector("#checklist")
@@ -127,6 +152,7 @@ def test_a_case_from_the_browser_to_the_stamped_kit(services, tmp_path: Path) ->
         assert thumbs >= 3
         assert page.eval_on_selector_all("#dropped img", "els => els.length") == 1  # the blank back, shown
 
+        shots = DOCS if SAVE_DOCS else tmp_path
         page.get_by_label("Receipt number / 申請受付番号").fill(RECEIPT)
         page.get_by_label("Filing date / 申請日 (optional / 任意)").fill("2026-12-01")
         page.get_by_role("button", name="Stamp").click()
@@ -138,6 +164,10 @@ def test_a_case_from_the_browser_to_the_stamped_kit(services, tmp_path: Path) ->
         with page.expect_download() as info:
             page.click("text=Upload set / アップロード一式 (zip)")
         zipped = Path(info.value.path()).read_bytes()
+
+        page.goto(url + "/")
+        assert page.inner_text("tr.state-stamped").count(RECEIPT) == 1  # the list knows it is stamped
+        page.screenshot(path=str(shots / "cases.png"))
         browser.close()
 
     out = outbox / "miller"
@@ -150,5 +180,5 @@ def test_a_case_from_the_browser_to_the_stamped_kit(services, tmp_path: Path) ->
         assert "福オンEN25001878" in unicodedata.normalize("NFKC", text)
     originals = {p.name: p.read_bytes() for p in (out / "originals").iterdir() if p.name not in ("case.toml",)}
     assert originals == sent  # byte-identical to what the browser sent
-    assert not any(inbox.iterdir())
+    assert not [p for p in inbox.iterdir() if not p.name.startswith(".")]
     shutil.rmtree(scans)
