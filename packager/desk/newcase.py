@@ -120,8 +120,9 @@ def strip_common_folder(paths: list[PurePosixPath]) -> tuple[str, list[PurePosix
 
 
 def _toml_string(text: str) -> str:
-    # A JSON string is a valid TOML basic string (same escapes; non-ASCII may stay as it is).
-    return json.dumps(text, ensure_ascii=False)
+    # A JSON string is a TOML basic string (same escapes; non-ASCII may stay as it is), except that
+    # TOML also forbids a raw DEL, which JSON leaves alone (found by hypothesis).
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007F")
 
 
 def case_toml(fields: CaseFields) -> str:
