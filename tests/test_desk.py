@@ -187,6 +187,14 @@ def test_warnings_to_act_on_after_stamping(outbox: Path) -> None:
     assert "〇〇出入国在留管理局" in html
 
 
+def test_damaged_manifest_is_said_on_the_page(outbox: Path) -> None:
+    (outbox / "mini" / "manifest.json").write_text("{ not json", encoding="utf-8")
+    with _client(outbox) as client:
+        r = client.get("/case/mini")
+        assert r.status_code == 200 and "Cannot be read" in r.text and "manifest.json" in r.text
+        assert client.get("/case/mini/-/upload.zip").status_code == 404
+
+
 def test_bad_receipt_is_shown_in_the_page_and_nothing_changes(outbox: Path) -> None:
     before = sha256_tree(outbox)
     with _client(outbox) as client:

@@ -182,3 +182,41 @@ def test_a_case_from_the_browser_to_the_stamped_kit(services, tmp_path: Path) ->
     assert originals == sent  # byte-identical to what the browser sent
     assert not [p for p in inbox.iterdir() if not p.name.startswith(".")]
     shutil.rmtree(scans)
+
+
+def test_files_dropped_on_the_page_are_sent_as_they_are(tmp_path: Path) -> None:
+    """The drop zone's own upload (JavaScript, fetch): the bytes land in INBOX unchanged."""
+    inbox, outbox = tmp_path / "INBOX", tmp_path / "OUTBOX"
+    inbox.mkdir()
+    outbox.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PACKAGER_DESK_TOKEN"}
+    desk = _start(["desk", str(outbox), "--inbox", str(inbox), "--port", "0"], env)
+    assert desk.stdout is not None
+    url = desk.stdout.readline().split()[2].rstrip("/")
+    payload = bytes(range(256)) * 40  # every byte value: nothing may be re-encoded on the way
+    try:
+        with _sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+            page = browser.new_page()
+            page.goto(url + "/new")
+            page.fill("#case", "dropped")
+            drop = page.evaluate_handle(
+                """(bytes) => {
+                    const dt = new DataTransfer();
+                    dt.items.add(new File([new Uint8Array(bytes)], "scan 1.pdf", {type: "application/pdf"}));
+                    dt.items.add(new File(["%PDF-1.4 second"], "在職証明書.pdf", {type: "application/pdf"}));
+                    return dt;
+                }""",
+                list(payload),
+            )
+            page.dispatch_event("#drop", "drop", {"dataTransfer": drop})
+            page.wait_for_selector("#chosen li >> text=在職証明書.pdf")
+            page.click("#submit-case")
+            page.wait_for_selector("text=Case saved")
+            browser.close()
+    finally:
+        assert _stop(desk) == 0
+    case = inbox / "dropped"
+    assert (case / "scan 1.pdf").read_bytes() == payload
+    assert (case / "在職証明書.pdf").read_bytes() == b"%PDF-1.4 second"
+    assert (case / "READY").is_file()

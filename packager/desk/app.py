@@ -137,7 +137,10 @@ def case_page(request: Request, *, error: str = "", receipt: str = "", filing_da
     entry = _case(request)
     record = None
     if entry.state not in (outbox.CaseState.FAILED, outbox.CaseState.IN_PROGRESS):
-        record = _built(request, entry)
+        try:
+            record = request.app.state.memo.result(entry)
+        except PackagerError as e:  # a damaged manifest: say so on the page, as for a failed case
+            error = error or str(e)
     context = views.case_view(entry, record, views.case_url(entry.key))
     stamped = record.stamp if record else None
     context.update(error=error, receipt=receipt or (stamped.receipt if stamped else ""),
