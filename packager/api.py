@@ -181,10 +181,10 @@ def _record(build: _Build, fitted: fit.Fitted, dropped: tuple[passes.DroppedPage
     accepted = [inp for inp in scanned.inputs if inp.path not in failed]
     checklist = None
     if build.checklist is not None:
-        found: dict[str, list[str]] = {}
+        files_by_kind: dict[str, list[str]] = {}
         for inp in accepted:
-            found.setdefault(inp.kind, []).append(inp.path)
-        checklist = checklist_record(match_checklist(build.checklist, found))
+            files_by_kind.setdefault(inp.kind, []).append(inp.path)
+        checklist = checklist_record(match_checklist(build.checklist, files_by_kind))
     return BuildRecord(
         packager_version=__version__,
         profile=build.system.name,
@@ -211,13 +211,7 @@ def _record(build: _Build, fitted: fit.Fitted, dropped: tuple[passes.DroppedPage
 
 def _form_date(case: CaseInfo) -> dt.date:
     """The date printed on forms: case.toml's `date`, else today."""
-    for key, value in case.extra:
-        if key == "date":
-            try:
-                return dt.date.fromisoformat(value[:10])
-            except ValueError:
-                break
-    return dt.date.today()
+    return case.date or dt.date.today()
 
 
 def check(case_dir: Path, options: BuildOptions = DEFAULT_OPTIONS, *, today: dt.date | None = None

@@ -10,7 +10,7 @@ the status's own; an entry of a later layer replaces earlier entries of the same
 conditional on the employer category are filtered by case.toml's `employer_category` (1–4), or
 listed as conditional when the case does not say.
 
-case.toml keys read here beyond CaseInfo's fields (they arrive in `CaseInfo.extra` as text):
+case.toml keys read here (parsed once by intake.read_case_info into CaseInfo's typed fields):
   employer_category = 3                     employer category 1–4 of work statuses
   with = ["re-entry-permit"]                applications filed together with the main one
 """
@@ -20,12 +20,10 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import os
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Any
 
 from packager.errors import NotEligibleOnline, ProfileError
 from packager.model import CaseInfo, DocumentKind
@@ -78,10 +76,10 @@ class Checklist:
 @dataclass(frozen=True)
 class EntryResult:
     entry: ChecklistEntry
-    files: tuple[str, ...]  # case files of this kind, as given in `found`
+    files: tuple[str, ...]  # case files of this kind, as given in `files_by_kind`
 
     @property
-    def found(self) -> bool:
+    def present(self) -> bool:
         return bool(self.files)
 
 
@@ -574,36 +572,18 @@ def _normalise(key: str) -> str:
     return key.strip().lower().replace("_", "-").replace(" ", "-")
 
 
-def case_value(case: CaseInfo, key: str) -> str | None:
-    """An extra top-level case.toml key as text (`employer_category` or `employer-category`)."""
-    wanted = {key, key.replace("_", "-")}
-    for k, v in case.extra:
-        if k in wanted:
-            return v
-    return None
-
-
 def case_employer_category(case: CaseInfo) -> int | None:
-    text = case_value(case, "employer_category")
-    if text is None or not text.strip():
-        return None
-    try:
-        value = int(text.strip().strip("\"'"))
-    except ValueError:
-        value = 0
-    if value not in EMPLOYER_CATEGORIES:
-        raise ProfileError(CASE_SOURCE, "employer_category", f"must be 1, 2, 3 or 4, not {text!r}")
+    """case.toml's `employer_category`, checked against the categories the profiles know."""
+    value = case.employer_category
+    if value is not None and value not in EMPLOYER_CATEGORIES:
+        raise ProfileError(CASE_SOURCE, "employer_category", f"must be 1, 2, 3 or 4, not {value!r}")
     return value
 
 
 def case_with(case: CaseInfo) -> tuple[str, ...]:
     """`with = ["re-entry-permit", …]`: add-on application keys, canonical, in case order."""
-    text = case_value(case, "with")
-    if text is None or not text.strip():
-        return ()
-    items = _parse_list(text)
     result: list[str] = []
-    for i, item in enumerate(items):
+    for i, item in enumerate(case.with_):
         app = resolve_application(item, f"with[{i}]")
         if not app.add_on_to:
             addable = [k for k, a in load_application_profiles().index.applications.items() if a.add_on_to]
@@ -612,20 +592,6 @@ def case_with(case: CaseInfo) -> tuple[str, ...]:
         if app.key not in result:
             result.append(app.key)
     return tuple(result)
-
-
-def _parse_list(text: str) -> list[str]:
-    """The case loader hands lists over as text: TOML/Python list syntax or comma-separated."""
-    stripped = text.strip()
-    if stripped.startswith("["):
-        try:
-            value: Any = tomllib.loads(f"v = {stripped}")["v"]
-        except tomllib.TOMLDecodeError as e:
-            raise ProfileError(CASE_SOURCE, "with", f"must be a list of application keys, not {text!r}") from e
-        if not all(isinstance(v, str) for v in value):
-            raise ProfileError(CASE_SOURCE, "with", "must be a list of application keys (text)")
-        return [str(v) for v in value]
-    return [part.strip() for part in stripped.split(",") if part.strip()]
 
 
 # ---------------------------------------------------------------------------- checklists
@@ -728,19 +694,19 @@ def _entry(spec: EntrySpec, employer_category: int | None) -> ChecklistEntry:
     )
 
 
-def match_checklist(checklist: Checklist, found: Mapping[str, list[str]]) -> ChecklistReport:
-    """Match the files found in a case (kind → paths) against the checklist."""
-    results = tuple(EntryResult(e, tuple(found.get(e.kind, ()))) for e in checklist.entries)
+def match_checklist(checklist: Checklist, files_by_kind: Mapping[str, list[str]]) -> ChecklistReport:
+    """Match the files of a case (kind → paths) against the checklist."""
+    results = tuple(EntryResult(e, tuple(files_by_kind.get(e.kind, ()))) for e in checklist.entries)
     listed = {e.kind for e in checklist.entries}
     unlisted = tuple(
         (kind, tuple(paths))
-        for kind, paths in sorted(found.items())
+        for kind, paths in sorted(files_by_kind.items())
         if kind not in listed and kind != "other" and paths
     )
     return ChecklistReport(
         checklist=checklist,
         entries=results,
-        missing_required=tuple(r.entry for r in results if r.entry.required and not r.found),
+        missing_required=tuple(r.entry for r in results if r.entry.required and not r.present),
         unlisted=unlisted,
-        unclassified=tuple(found.get("other", ())) if "other" not in listed else (),
+        unclassified=tuple(files_by_kind.get("other", ())) if "other" not in listed else (),
     )

@@ -18,6 +18,7 @@ from PIL import Image
 
 from packager import mrc
 from packager.classify import CLASSIFY_DPI, binarise, classify_page, four_levels
+from packager.errors import first_line
 from packager.model import Candidate, Encoding, PageAnalysis, PageClass, SourcePage
 from packager.pages import LoadedPage, exif_orientation, load_page, resize_to_dpi
 
@@ -173,7 +174,7 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
     try:
         original = original_page_pdf(page) if task.known is None else None
     except Exception as e:  # a PDF that opened at intake but cannot give this page: name it
-        return PageFailure(page, f"page {page.page_index + 1} cannot be copied ({_first_line(e)})")
+        return PageFailure(page, f"page {page.page_index + 1} cannot be copied ({first_line(e)})")
     rungs = task.rungs
     if rungs == () and task.known is None and original is None:
         rungs = None  # no stream to keep after all (img2pdf refused it): the first pass's rungs
@@ -183,7 +184,7 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
     try:
         loaded = load_page(page, decode_dpi(task, first_look_only=first_look_only))
     except Exception as e:  # a decoder error names the file; the case goes on
-        return PageFailure(page, f"page {page.page_index + 1} cannot be decoded ({_first_line(e)})")
+        return PageFailure(page, f"page {page.page_index + 1} cannot be decoded ({first_line(e)})")
     candidates: list[Candidate] = []
     if task.known is not None:
         page_class = task.known.page_class
@@ -291,8 +292,3 @@ def mail_page_pdf(page: SourcePage, page_class: PageClass, max_dpi: int = 600) -
         image.save(buf, "PNG", optimize=False, compress_level=6)  # lossless, Flate in the PDF
         data = buf.getvalue()
     return _image_pdf(data, loaded.dpi), "lossless"
-
-
-def _first_line(e: BaseException) -> str:
-    lines = str(e).strip().splitlines()
-    return lines[0][:160] if lines else type(e).__name__

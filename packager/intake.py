@@ -20,7 +20,7 @@ import pikepdf
 from PIL import Image
 
 from packager import stability
-from packager.errors import InputRejected, ProfileError
+from packager.errors import InputRejected, ProfileError, first_line
 from packager.model import Applicant, CaseInfo, DocumentKind, InputFile, Rejection
 from packager.profiles import SystemProfile, Table, load_kinds, read_toml
 
@@ -54,6 +54,35 @@ _CASE_KEYS = {
 }
 
 
+def _employer_category(top: Table) -> int | None:
+    """`employer_category = 3` (a number, or the number as text); 1–4 is checked by the checklist."""
+    if not top.has("employer_category"):
+        return None
+    value = top._get("employer_category", (int, str), "a number 1–4", None, False)
+    if isinstance(value, str):
+        if not value.strip().isdigit():
+            raise top.error("employer_category", f"must be 1, 2, 3 or 4, not {value!r}")
+        return int(value.strip())
+    return int(value)
+
+
+def _with(top: Table) -> tuple[str, ...]:
+    """`with = ["re-entry-permit", …]` (or one comma-separated text): add-on application keys as written."""
+    if not top.has("with"):
+        return ()
+    value = top._get("with", (list, str), "a list of application keys", [], False)
+    items = value if isinstance(value, list) else value.split(",")
+    if not all(isinstance(v, str) for v in items):
+        raise top.error("with", "must be a list of application keys (text)")
+    return tuple(v.strip() for v in items if v.strip())
+
+
+def _text(top: Table, key: str) -> str:
+    """Free text kept for people (a list of lines is joined)."""
+    value = top._get(key, (str, list), "text", "", False)
+    return "\n".join(map(str, value)) if isinstance(value, list) else value
+
+
 def read_case_info(case_dir: Path) -> CaseInfo:
     """Parse case_dir/case.toml (optional) into CaseInfo; malformed → ProfileError."""
     path = case_dir / CASE_FILE
@@ -76,12 +105,6 @@ def read_case_info(case_dir: Path) -> CaseInfo:
     issued_t = top.table("issued")
     issued = [(k, issued_t.date(k)) for k in list(issued_t.data)]
     issued_t.done()
-    extra: list[tuple[str, str]] = []
-    for key in ("date", "employer_category", "with", "notes", "office"):
-        if top.has(key):
-            top._seen.add(key)
-            value = top.data[key]
-            extra.append((key, ",".join(map(str, value)) if isinstance(value, list) else str(value)))
     info = CaseInfo(
         application=top.str("application"),
         status=top.str("status"),
@@ -97,7 +120,11 @@ def read_case_info(case_dir: Path) -> CaseInfo:
         sender=top.str("sender"),
         photo_taken=top.date("photo_taken"),
         issued=tuple((k, d) for k, d in issued if d is not None),
-        extra=tuple(extra),
+        date=top.date("date"),
+        employer_category=_employer_category(top),
+        with_=_with(top),
+        notes=_text(top, "notes"),
+        office=_text(top, "office"),
     )
     applicant.done()
     unknown = [k for k in top.data if k not in _CASE_KEYS]
@@ -275,7 +302,7 @@ def _vet_pdf(path: Path, rel: str, system: SystemProfile) -> tuple[int, str]:
             rel, "is password-protected (needs a password to open): save or scan it again without a password"
         ) from e
     except Exception as e:  # any parser error on hostile bytes: PDFium may still see the pages
-        problem = _first_line(e).replace(str(path) + ": ", "").replace(str(path), rel)
+        problem = first_line(e).replace(str(path) + ": ", "").replace(str(path), rel)
     seen = _pdfium_pages(path, count)
     reader = "pdfium" if seen > count else "pikepdf"
     count = max(count, seen)
@@ -315,14 +342,9 @@ def _pdfium_pages(path: Path, known: int) -> int:
         doc.close()
 
 
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0][:160] if text else type(e).__name__
-
-
 def _describe_error(e: BaseException, path: Path, rel: str) -> str:
     """A decoder's error in one line, naming the file as the user knows it."""
-    text = _first_line(e).replace(str(path), rel)
+    text = first_line(e).replace(str(path), rel)
     return text if type(e).__name__ in text else f"{type(e).__name__}: {text}"
 
 
@@ -348,7 +370,7 @@ def _vet_image(path: Path, rel: str, fmt: str, system: SystemProfile) -> int:
     except InputRejected:
         raise
     except Image.DecompressionBombError as e:
-        raise InputRejected(rel, f"has too many pixels ({_first_line(e)})") from e
+        raise InputRejected(rel, f"has too many pixels ({first_line(e)})") from e
     except Exception as e:  # hostile bytes raise anything (TypeError, struct.error, MemoryError …)
         raise InputRejected(rel, f"is a damaged {fmt.upper()} image ({_describe_error(e, path, rel)})") from e
     if fmt == "jpeg" and not _jpeg_complete(path):

@@ -38,7 +38,11 @@ class CaseInfo:
     sender: str = ""  # who mails (office name), defaults to the applicant
     photo_taken: _dt.date | None = None
     issued: tuple[tuple[str, _dt.date], ...] = ()  # (kind, issue date)
-    extra: tuple[tuple[str, str], ...] = ()  # other top-level keys, as text (kept for forms)
+    date: _dt.date | None = None  # the date the forms print (default: the day of the build)
+    employer_category: int | None = None  # 1–4, work statuses (checked against the profiles by checklist)
+    with_: tuple[str, ...] = ()  # add-on applications filed together, as written ("re-entry-permit")
+    notes: str = ""
+    office: str = ""
 
 
 @dataclass(frozen=True)

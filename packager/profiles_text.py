@@ -267,7 +267,7 @@ def render_checklist_report(report: ChecklistReport) -> str:
     rows = []
     for i, r in enumerate(report.entries, 1):
         e = r.entry
-        if r.found:
+        if r.present:
             state = "found"
         elif e.required:
             state = "MISSING"

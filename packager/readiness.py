@@ -79,10 +79,10 @@ def assess(
     report = None
     limits: dict[str, int] = {}
     if checklist is not None:
-        found: dict[str, list[str]] = {}
+        files_by_kind: dict[str, list[str]] = {}
         for inp in inputs:
-            found.setdefault(inp.kind, []).append(inp.path)
-        report = match_checklist(checklist, found)
+            files_by_kind.setdefault(inp.kind, []).append(inp.path)
+        report = match_checklist(checklist, files_by_kind)
         limits = {e.kind: e.issued_within_months for e in checklist.entries if e.issued_within_months}
     findings = check_photo(photo_page(inputs, system), case, today) + check_issue_dates(case, limits, today)
     return CheckReport(

@@ -170,12 +170,13 @@ def test_no_application_means_no_checklist() -> None:
     assert load_checklist(CaseInfo(status="student")) is None
 
 
-def test_load_checklist_reads_category_and_add_ons_from_case_extras() -> None:
+def test_load_checklist_reads_category_and_add_ons_from_the_case() -> None:
     case = CaseInfo(
         application="change",
         status="engineer",  # an alias
         current_status="student",
-        extra=(("employer_category", "3"), ("with", '["re-entry-permit"]')),
+        employer_category=3,
+        with_=("re-entry-permit",),
     )
     checklist = load_checklist(case)
     assert checklist is not None
@@ -217,7 +218,7 @@ def test_match_reports_found_missing_unlisted_and_unclassified() -> None:
     assert [e.kind for e in report.missing_required] == ["passport"]
     by_kind = {r.entry.kind: r for r in report.entries}
     assert by_kind["residence-card"].files == ("rc-front.jpg", "rc-back.jpg")
-    assert not by_kind["passport"].found
+    assert not by_kind["passport"].present
     assert report.unlisted == (("bank-statement", ("bank.pdf",)),)
     assert report.unclassified == ("scan0007.pdf",)
     assert [r.entry.kind for r in report.entries] == kinds_of(checklist)
@@ -232,7 +233,7 @@ def test_match_complete_case_is_ready_and_optional_lines_do_not_block() -> None:
 
 
 def by_kind_found(report: ChecklistReport, kind: str) -> bool:
-    return next(r for r in report.entries if r.entry.kind == kind).found
+    return next(r for r in report.entries if r.entry.kind == kind).present
 
 
 def test_match_ignores_empty_lists() -> None:

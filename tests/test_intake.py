@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -165,6 +166,18 @@ def test_case_toml_is_parsed(tmp_path: Path) -> None:
     assert info.documents == (("scan*.pdf", "passport"),)
 
 
+def test_case_toml_extras_are_typed_once(tmp_path: Path) -> None:
+    (tmp_path / "case.toml").write_text(
+        'date = 2026-01-05\nemployer_category = "3"\nwith = ["re-entry-permit"]\nnotes = ["a", "b"]\n',
+        encoding="utf-8",
+    )
+    info = read_case_info(tmp_path)
+    assert info.date == dt.date(2026, 1, 5) and info.employer_category == 3
+    assert info.with_ == ("re-entry-permit",) and info.notes == "a\nb"
+    (tmp_path / "case.toml").write_text('with = "re-entry-permit, activity-outside-status"\n', encoding="utf-8")
+    assert read_case_info(tmp_path).with_ == ("re-entry-permit", "activity-outside-status")
+
+
 @pytest.mark.parametrize(
     ("text", "key"),
     [
@@ -172,6 +185,10 @@ def test_case_toml_is_parsed(tmp_path: Path) -> None:
         ("application = 3\n", "application"),
         ("[applicant]\nname = 'x'\nnmae = 'y'\n", "applicant.nmae"),
         ("application = \n", ""),
+        ("employer_category = 'three'\n", "employer_category"),
+        ("employer_category = 2.5\n", "employer_category"),
+        ("with = [1]\n", "with"),
+        ("date = 'soon'\n", "date"),
     ],
 )
 def test_malformed_case_toml_names_the_key(tmp_path: Path, text: str, key: str) -> None:
