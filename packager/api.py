@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from packager import __version__, assemble, documents, fit, intake, outputs, passes, plan, readiness, recognise, write
 from packager.checklist import Checklist, load_checklist, match_checklist
 from packager.eligibility import check_eligibility
-from packager.errors import DoesNotFit, ExitCode, NothingToPackage, first_line
+from packager.errors import DoesNotFit, ExitCode, NothingToPackage, UsageError, first_line
 from packager.model import CaseInfo, Document, DocumentSummary, Rejection
 from packager.options import BuildOptions
 from packager.pool import ProgressFn
@@ -79,7 +79,7 @@ def package(
     """Build OUT from CASE_DIR. Raises PackagerError subclasses for whole-case failures."""
     case_dir, out_dir = Path(case_dir), Path(out_dir)
     if not case_dir.is_dir():
-        raise NothingToPackage(f"{case_dir}: no such case folder")
+        raise UsageError(f"{case_dir}: no such case folder (CASE_DIR must be an existing folder)")
     system = load_system_profile(options.profile)
     jobs = options.jobs or os.cpu_count() or 1
     scanned = recognise.recognise_case(intake.scan_case(case_dir, system), system, jobs)
@@ -97,6 +97,7 @@ def package(
         return _package(build, old_outputs, progress)
     finally:
         shutil.rmtree(spool, ignore_errors=True)
+        outputs.prune_empty(out_dir)
 
 
 def _package(build: _Build, old_outputs: list[str], progress: ProgressFn | None) -> BuildResult:
@@ -205,7 +206,11 @@ def _record(build: _Build, fitted: fit.Fitted, dropped: tuple[passes.DroppedPage
         dropped_pages=tuple(DroppedPageRecord(d.source, d.source_page, d.reason) for d in dropped),
         plan=PlanRecord(the_plan.level, the_plan.budget_bytes, the_plan.reserved_bytes, build.system.mode),
         checklist=checklist,
-        warnings=tuple(scanned.warnings),
+        warnings=(
+            *scanned.warnings,
+            *readiness.still_to_do(build.case_dir, scanned.case, accepted, photo_needed=build.system.mode == "files",
+                                   mailed=bool(the_plan.mailed)),
+        ),
     )
 
 
@@ -219,7 +224,7 @@ def check(case_dir: Path, options: BuildOptions = DEFAULT_OPTIONS, *, today: dt.
     """Check a case before building; writes nothing. Raises NotEligibleOnline (exit 7)."""
     case_dir = Path(case_dir)
     if not case_dir.is_dir():
-        raise NothingToPackage(f"{case_dir}: no such case folder")
+        raise UsageError(f"{case_dir}: no such case folder (CASE_DIR must be an existing folder)")
     system = load_system_profile(options.profile)
     scanned = recognise.recognise_case(intake.scan_case(case_dir, system), system, options.jobs or os.cpu_count() or 1)
     check_eligibility(scanned.case)

@@ -141,6 +141,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
     else:
         for r in result.rejections:
             print(f"packager: rejected {r.path}: {r.reason}", file=sys.stderr)
+        for w in result.record.warnings:
+            print(f"packager: {w}", file=sys.stderr)
     return int(result.exit_code)
 
 

@@ -53,6 +53,12 @@ class InputRejected(PackagerError):
         self.reason = reason
 
 
+class UsageError(PackagerError):
+    """The command was given something that cannot be what it asks for (a CASE_DIR that does not exist)."""
+
+    exit_code = ExitCode.USAGE
+
+
 class NothingToPackage(PackagerError):
     exit_code = ExitCode.NOTHING_TO_PACKAGE
 

@@ -39,29 +39,91 @@ DECLARATION_DOCUMENT = "declaration"
 DECLARATION = f"{UPLOAD}/00-declaration.pdf"
 
 
+# What packager wrote into OUT and no manifest lists yet: a build that stopped half-way still
+# knows its own files on the next run (the old manifest is withdrawn when a build starts).
+LEDGER = f"{STATE}/written.txt"
+
+
 def prepare_out_dir(out_dir: Path, case_dir: Path) -> list[str]:
-    """Check OUT, withdraw its old manifest; returns the paths the old manifest listed."""
+    """Check OUT, withdraw its old manifest; returns the paths packager wrote there before.
+
+    OUT/upload is what the applicant uploads, all of it: a file packager did not write there
+    (a stray copy, a file from another case) would be uploaded too and count against the
+    limit. It stops the build before any work, named, and is never deleted."""
     out = out_dir.resolve()
     case = case_dir.resolve()
     if out == case or case in out.parents:
         raise OutputError(f"{out_dir}: the output folder must not be inside the case folder {case_dir}")
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        (out / UPLOAD).mkdir(parents=True, exist_ok=True)
         for sub in (UPLOAD, MAIL, STATE):
-            (out / sub).mkdir(exist_ok=True)
-            remove_stale_temporaries(out / sub)
+            if (out / sub).is_dir():
+                remove_stale_temporaries(out / sub)
     except OSError as e:
         raise OutputError(f"{out_dir}: cannot create the output folder ({e.strerror})") from e
-    old: list[str] = []
-    manifest = out / MANIFEST
+    known = known_outputs(out)
+    foreign = foreign_uploads(out, known)
+    if foreign:
+        names = ", ".join(foreign[:10]) + (f" and {len(foreign) - 10} more" if len(foreign) > 10 else "")
+        raise OutputError(
+            f"{out_dir / UPLOAD}: holds {'a file' if len(foreign) == 1 else f'{len(foreign)} files'} packager did not "
+            f"write ({names}): everything in upload/ is uploaded and counts against the limit. Move "
+            f"{'it' if len(foreign) == 1 else 'them'} elsewhere and build again (packager never deletes them)"
+        )
+    try:
+        _write_ledger(out, sorted(known))
+        (out / MANIFEST).unlink(missing_ok=True)
+    except OSError as e:
+        raise OutputError(f"{out_dir}: cannot be written ({e.strerror})") from e
+    return sorted(known)
+
+
+def known_outputs(out_dir: Path) -> set[str]:
+    """Paths (relative to OUT) that packager wrote: the manifest's outputs and pristine copies,
+    and the ledger of a build that stopped before its manifest."""
+    known: set[str] = set()
+    manifest = out_dir / MANIFEST
     if manifest.is_file():
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError, AttributeError):
             data = json.loads(manifest.read_text("utf-8"))
-            old = [o["path"] for o in data.get("outputs", [])] + [
-                o["pristine"] for o in data.get("outputs", []) if o.get("pristine")
-            ]
-        manifest.unlink()
-    return old
+            for o in data.get("outputs", []):
+                known.add(o["path"])
+                if o.get("pristine"):
+                    known.add(o["pristine"])
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        known.update(line for line in (out_dir / LEDGER).read_text("utf-8").splitlines() if line)
+    return {k for k in known if isinstance(k, str)}
+
+
+def foreign_uploads(out_dir: Path, known: set[str]) -> list[str]:
+    """Names in OUT/upload that packager did not write (hidden files are never uploaded)."""
+    folder = out_dir / UPLOAD
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p.name for p in folder.iterdir()
+        if not p.name.startswith(".") and f"{UPLOAD}/{p.name}" not in known
+    )  # fmt: skip
+
+
+def _write_ledger(out_dir: Path, paths: Sequence[str]) -> None:
+    if not paths and not (out_dir / LEDGER).exists():
+        return
+    atomic_write_text(out_dir / LEDGER, "".join(f"{p}\n" for p in paths))
+
+
+def _note_written(out_dir: Path, rel_path: str) -> None:
+    ledger = out_dir / LEDGER
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    with ledger.open("a", encoding="utf-8") as f:
+        f.write(rel_path + "\n")
+
+
+def prune_empty(out_dir: Path) -> None:
+    """Remove OUT's mail/ and .packager/ folders when nothing is in them (nothing mailed)."""
+    for sub in (f"{STATE}/pristine", f"{STATE}/spool", STATE, MAIL):
+        with contextlib.suppress(OSError):
+            (out_dir / sub).rmdir()  # only when empty
 
 
 def sha256_file(path: Path) -> str:
@@ -89,6 +151,7 @@ def write_output(
     """Write one output atomically and describe it as it is on disk."""
     path = out_dir / rel_path
     try:
+        _note_written(out_dir, rel_path)
         if isinstance(writer, bytes):
             atomic_write_bytes(path, writer)
         else:
@@ -120,6 +183,7 @@ def link_pristine(out_dir: Path, rel_path: str, pristine_rel: str) -> None:
     """
     src, dst = out_dir / rel_path, out_dir / pristine_rel
     dst.parent.mkdir(parents=True, exist_ok=True)
+    _note_written(out_dir, pristine_rel)
     tmp = dst.with_name(f"{TEMP_PREFIX}{dst.name}")
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()
@@ -150,4 +214,6 @@ def write_manifest(out_dir: Path, record: BuildRecord) -> Path:
     path = out_dir / MANIFEST
     text = json.dumps(manifest_json(record), ensure_ascii=False, indent=2, sort_keys=False) + "\n"
     atomic_write_text(path, text)
+    (out_dir / LEDGER).unlink(missing_ok=True)  # the manifest lists them all now
+    prune_empty(out_dir)
     return path

@@ -57,12 +57,13 @@ def render_build_summary(record: BuildRecord) -> str:
     if unknown:
         lines.append("kind unknown, packaged as 'other': " + ", ".join(unknown))
     for w in record.warnings:
-        lines.append(f"warning: {w}")
+        lines.append(w if w.startswith("to do:") else f"warning: {w}")
     if record.checklist and record.checklist.text:
         # The table and the verdict; sources and notes are for `packager check` and the manifest.
         lines.append("")
         lines += [ln for ln in record.checklist.text.splitlines()
                   if not ln.lstrip().startswith(("source:", "note:"))]
+    lines += legend("\n".join(lines))
     return "\n".join(lines)
 
 
@@ -84,6 +85,7 @@ def render_cases(entries: Sequence[CaseEntry]) -> str:
 def render_check_report(report: CheckReport) -> str:
     """What `packager check` prints."""
     from packager.profiles_text import render_checklist_report
+    from packager.readiness import mark
 
     case = report.case
     lines = [f"Case {report.case_dir}: {case.application or '(no application in case.toml)'} / {case.status or '-'}"]
@@ -95,13 +97,27 @@ def render_check_report(report: CheckReport) -> str:
         lines += [f"  {p}" for p in report.unknown_kind]
     if report.rejections:
         lines += ["", "Rejected files:"] + [f"  {r.path}: {r.reason}" for r in report.rejections]
-    lines += ["", "Photo and dates:"] + [f"  {'ok ' if f.ok else 'NO '} {f.text}" for f in report.findings]
+    lines += ["", "Photo and dates:"] + [f"  {mark(f)} {f.text}" for f in report.findings]
     projected, limit = report.projected_upload_bytes, report.limit_bytes
     lines += [
         "",
-        f"Projected upload at best quality: ~{projected / 1e6:.1f} MB of {limit / 1e6:.1f} MB "
-        + ("(fits as it is)" if report.fits else "(build will compress, or mail the lowest-priority documents)"),
-        "",
-        "READY to build" if report.ready else "NOT READY: see the lines marked MISSING, NO or rejected above",
+        f"Projected upload (what build will write to upload/): ~{projected / 1e6:.1f} MB of {limit / 1e6:.1f} MB — "
+        + (report.projection or ("fits as it is" if report.fits else "build will compress to fit")),
     ]
+    lines += legend("\n".join(lines))
+    lines += ["", "READY to build" if report.ready else "NOT READY: see the lines marked MISSING, NO or rejected above"]
     return "\n".join(lines)
+
+
+def legend(text: str) -> list[str]:
+    """Words for the marks a reader cannot know: [UNCONFIRMED] and unchecked (??) lines."""
+    out = []
+    if "UNCONFIRMED" in text:
+        out.append(
+            "UNCONFIRMED: the ISA has not published this requirement or fact where packager's sources could "
+            "confirm it (see docs/online-system.md); it is listed to be safe — check it against the ISA's "
+            "current checklist or ask the bureau."
+        )
+    if "\n  ?? " in text:
+        out.append("??: not checked — packager had nothing to check it against; the line says what to add.")
+    return ["", *out] if out else []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import subprocess
 import unicodedata
 from pathlib import Path
@@ -160,6 +161,8 @@ def test_tight_limit_mails_lowest_priority_with_declaration(tmp_path: Path) -> N
     assert "lowest mail priority" in m["mailed"][0]["reason"]
     assert (out / "upload" / "00-declaration.pdf").exists()
     assert (out / "mail" / "00-cover-sheet.pdf").exists()
+    # case.toml names no bureau: the forms carry a placeholder, and the build says so
+    assert any(w.startswith("to do:") and "placeholder bureau" in w for w in m["warnings"])
     mailed = next(o for o in m["outputs"] if o["document"] == "company-brochure")
     assert mailed["destination"] == "mail" and (out / mailed["pristine"]).exists()
     with pikepdf.open(out / mailed["path"]) as pdf:
@@ -230,3 +233,59 @@ def test_wrong_originals_guess_is_repaired_by_the_second_pass(
     assert m["upload_bytes"] <= 600_000
     encodings = {p["encoding"] for o in m["outputs"] for p in o["pages"]}
     assert any(e.startswith(("jpeg", "g4")) for e in encodings)
+
+
+def test_a_foreign_file_in_upload_stops_the_build_named_and_kept(
+    mini_case: Path, built: tuple[Path, int], tmp_path: Path, capsys  # type: ignore[no-untyped-def]
+) -> None:
+    out = tmp_path / "OUT"
+    shutil.copytree(built[0], out)
+    stray = out / "upload" / "old-scan.pdf"
+    stray.write_bytes(b"%PDF-1.4 a file from another case")
+    before = sha256_tree(out)
+    assert main(["build", str(mini_case), "--out", str(out), "--quiet"]) == ExitCode.OUTPUT_ERROR
+    err = capsys.readouterr().err
+    assert "old-scan.pdf" in err and "did not write" in err and "\n" not in err.strip()
+    assert sha256_tree(out) == before  # nothing done: not the stray, not the old build
+    stray.unlink()
+    assert main(["build", str(mini_case), "--out", str(out), "--quiet"]) == 0  # packager's own files are known
+
+
+def test_a_stopped_build_still_knows_its_files(mini_case: Path, tmp_path: Path) -> None:
+    """The old manifest is withdrawn when a build starts; if that build stops, the next one
+    must not take packager's own files for foreign ones."""
+    out = tmp_path / "OUT"
+    assert main(["build", str(mini_case), "--out", str(out), "--quiet"]) == 0
+    (out / "manifest.json").unlink()  # as a build that stopped half-way leaves it …
+    (out / ".packager").mkdir(exist_ok=True)
+    (out / ".packager" / "written.txt").write_text(
+        "".join(f"upload/{p.name}\n" for p in (out / "upload").iterdir()), encoding="utf-8"
+    )  # … with its ledger
+    assert main(["build", str(mini_case), "--out", str(out), "--quiet"]) == 0
+
+
+def test_no_empty_folders_when_nothing_is_mailed(built: tuple[Path, int]) -> None:
+    out, _ = built
+    assert not (out / "mail").exists()
+    assert not (out / ".packager").exists()
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "upload"]
+
+
+def test_a_missing_case_folder_is_a_usage_error(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    for command in (["build", str(tmp_path / "nope"), "--out", str(tmp_path / "o")], ["check", str(tmp_path / "nope")]):
+        assert main(command) == ExitCode.USAGE
+        err = capsys.readouterr().err
+        assert "no such case folder" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_build_lists_what_a_person_must_still_do(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    case = make_mini_case(tmp_path / "case")
+    (case / "case.toml").unlink()
+    (case / "photo.jpg").unlink()
+    assert main(["build", str(case), "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    todo = [w for w in _manifest(tmp_path / "out")["warnings"] if w.startswith("to do:")]
+    assert len(todo) == 2
+    assert "write case.toml" in todo[0] and "add the ID photo" in todo[1]
+    assert all(w in printed for w in todo)

@@ -105,10 +105,10 @@ def test_limited_results_come_back_in_task_order() -> None:
 
 def test_a_hung_page_is_ended_at_its_time_limit_and_the_rest_go_on() -> None:
     started = time.monotonic()
-    out = _run([("ok", 0), ("hang", 1), ("ok", 2), ("ok", 3)], pool.PageLimits(time_s=1.5))
-    assert time.monotonic() - started < 20
+    out = _run([("ok", 0), ("hang", 1), ("ok", 2), ("ok", 3)], pool.PageLimits(time_s=6))
+    assert time.monotonic() - started < 50  # the hung page is ended long before its 60 s sleep
     assert out[0] == ("done", 0) and out[2:] == [("done", 2), ("done", 3)]
-    assert out[1][:2] == ("failed", 1) and "took longer than 2 s" in out[1][2]  # type: ignore[index]
+    assert out[1][:2] == ("failed", 1) and "took longer than 6 s" in out[1][2]  # type: ignore[index]
 
 
 def test_a_crashing_decoder_fails_its_page_only() -> None:
