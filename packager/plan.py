@@ -28,15 +28,24 @@ class Budget:
 def levels_of(page: PageAnalysis) -> list[int]:
     """Candidate index per ladder level (level 0 = best) for one page.
 
-    Level 0 is the original where there is one, else the best rung; level i is rung i, or
-    where rung i was dropped (larger than the original, or than the page's MRC rendition, or
-    MRC found no text) the level above's choice: smaller, and at least as good.
+    Level 0 is the original where there is one, else the best rung; level i is rung i. Where
+    rung i is missing, the level above's choice — unless that is still the original, then the
+    next rung below. Rungs go missing when larger than the original or than the page's MRC
+    rendition (the level above is then smaller, and at least as good), and MRC rungs on a page
+    without text or on a phone photo: there the level must not stay the original (a 2.8 MB
+    photo held at every MRC level took the bytes of 20 text pages at 10 MB).
     """
     by_spool = {c.spool_index: i for i, c in enumerate(page.candidates)}
     top = max(by_spool)
     out: list[int] = [by_spool.get(0, by_spool[min(by_spool)])]
     for level in range(1, top + 1):
-        out.append(by_spool.get(level, out[-1]))
+        if level in by_spool:
+            out.append(by_spool[level])
+        elif 0 in by_spool and out[-1] == by_spool[0]:
+            below = min((s for s in by_spool if s > level), default=None)
+            out.append(by_spool[below] if below is not None else out[-1])
+        else:
+            out.append(out[-1])
     return out
 
 

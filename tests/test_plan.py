@@ -47,12 +47,14 @@ def _names(docs: list[Document]) -> dict[str, str]:
     return {d.key: f"{i:02d}-{d.key}.pdf" for i, d in enumerate(docs, 1)}
 
 
-def test_levels_align_rungs_and_use_the_original_for_dropped_rungs() -> None:
+def test_levels_align_rungs_and_a_missing_top_rung_takes_the_next_below() -> None:
     page = _page([500, 300], original=400)
     # rung 1 (500) was larger than the original in real life and would not be there; here it is
     assert levels_of(page) == [0, 1, 2]
     dropped = PageAnalysis(page.page, page.page_class, (page.candidates[0], page.candidates[2]), "k")
-    assert levels_of(dropped) == [0, 0, 1]
+    assert levels_of(dropped) == [0, 1, 1]  # level 1 is rung 2, not the original kept at every level
+    only_original = PageAnalysis(page.page, page.page_class, (page.candidates[0],), "k")
+    assert levels_of(only_original) == [0]
 
 
 def test_everything_fits_at_the_best_level() -> None:
