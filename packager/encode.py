@@ -218,6 +218,9 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
     if task.known is not None and not any(c.encoding.method == "mrc" for c in candidates):
         tried = (task.first_pass or {}).get(page_class.name, len(ladder))
         layers.update({rung_dpi: None for rung_dpi in (r.dpi or 0 for r in ladder[:tried] if r.method == "mrc")})
+    # The page's best rung: the ladder's first that applies to it (MRC rungs do not apply to a
+    # phone photo, whose best rung keeps every pixel, see _ceiling_dpi).
+    best_rung = next((j for j, r in enumerate(ladder, 1) if r.method != "mrc" or _mrc_applies(page)), 1)
     k = 0
     while k < len(wanted):
         i = wanted[k]
@@ -230,7 +233,7 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
                 wanted.append(i + 1)  # the first pass still owes the page one encoding
             continue
         target = rung.dpi or round(loaded.dpi)
-        if i == 1 and page.dpi_estimated:
+        if i == best_rung and page.dpi_estimated:
             target = max(target, round(loaded.dpi))
         if target not in resized:
             # From the smallest image already made that is still at least the target: cheaper.
