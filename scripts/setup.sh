@@ -8,7 +8,7 @@ system_packages=(
   fonts-ipaexfont-gothic fonts-ipaexfont-mincho  # Japanese TrueType fonts embedded in generated forms
   poppler-utils                                  # pdftotext/pdffonts/pdftoppm: tests read PDFs as a reader does
   qpdf ghostscript                               # qpdf --check in tests; Ghostscript is the benchmark's peer
-  tesseract-ocr tesseract-ocr-jpn                # legibility measure (OCR character error rate)
+  tesseract-ocr tesseract-ocr-jpn                # runtime: document kind from a page's title; also the legibility measure
   chromium                                       # the desk's end-to-end test drives it with Playwright
 )
 missing=()
