@@ -85,15 +85,11 @@ def tesseract_text(image: Image.Image) -> str:
             check=False,
             # One thread per run: runs go in parallel instead, and OpenMP's spinning on a
             # shared machine costs more than it gives on a third of a page.
-            env={"OMP_THREAD_LIMIT": "1", "PATH": _path()},
+            env={**os.environ, "OMP_THREAD_LIMIT": "1"},  # keeps TESSDATA_PREFIX and PATH
         )
     except (OSError, subprocess.SubprocessError):
         return ""
     return done.stdout.decode("utf-8", "replace") if done.returncode == 0 else ""
-
-
-def _path() -> str:
-    return os.environ.get("PATH", "/usr/bin:/bin")
 
 
 # ---------------------------------------------------------------------------- matching
