@@ -26,7 +26,7 @@ from packager.profiles import SystemProfile, Table, load_kinds, read_toml
 
 CASE_FILE = "case.toml"
 # Files the watcher or the user put beside the scans that are not documents.
-CONTROL_FILES = {CASE_FILE, "receipt.txt", "reason.txt"}
+CONTROL_FILES = {CASE_FILE, stability.RECEIPT_FILE, stability.REASON_FILE, stability.OWN_REASON_FILE}
 
 
 def is_junk(name: str) -> bool:

@@ -40,15 +40,13 @@ from packager.atomic import atomic_write_text, fsync_dir
 from packager.errors import PackagerError, WatchError
 from packager.options import BuildOptions
 from packager.outputs import MANIFEST
-from packager.stability import is_junk, is_ready_marker
+from packager.stability import OWN_REASON_FILE, REASON_FILE, is_junk, is_ready_marker
 
 WORK_DIR = ".work"
 FAILED_DIR = "_failed"
 RESERVED_NAMES = frozenset({WORK_DIR, FAILED_DIR})
 JOURNAL_NAME = "journal.json"
 CASE_SUBDIR = "case"  # OUTBOX/.work/<id>/case: the claimed case folder, as it left INBOX
-REASON_FILE = "reason.txt"  # beside a failed case's inputs in _failed/<case>/
-OWN_REASON_FILE = "reason-packager.txt"  # … when the case brought a reason.txt of its own
 LOCK_NAME = ".lock"  # OUTBOX/.work/.lock: one watcher per OUTBOX
 MAX_BUILD_ATTEMPTS = 8  # random external kills (soak: 25 kills 0.3–2.5 s apart) tripped 4
 
@@ -176,8 +174,6 @@ class WorkArea:
             folder.mkdir(parents=True, exist_ok=True)
 
     # -- journal -----------------------------------------------------------------------------
-    read_journal = staticmethod(read_journal)
-    write_journal = staticmethod(write_journal)
 
     def claimed(self) -> list[Path]:
         """Work folders left by this or an earlier run, oldest claim first."""
@@ -186,7 +182,7 @@ class WorkArea:
         found = [p for p in self.root.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")]
 
         def order(p: Path) -> tuple[float, str]:
-            j = self.read_journal(p) or {}
+            j = read_journal(p) or {}
             return (float(j.get("claimed_at", 0.0)), p.name)
 
         return sorted(found, key=order)
@@ -206,7 +202,7 @@ class WorkArea:
             "attempts": 0,
             "junk": [],
         }
-        self.write_journal(work, journal)
+        write_journal(work, journal)
         self._crash_at("claim.journaled")
         try:
             _rename(source, work / CASE_SUBDIR)
@@ -218,7 +214,7 @@ class WorkArea:
             raise
         self._crash_at("claim.renamed")
         journal["state"] = "claimed"
-        self.write_journal(work, journal)
+        write_journal(work, journal)
         return work
 
     def _new_work_dir(self, name: str) -> Path:
@@ -251,7 +247,7 @@ class WorkArea:
             if state == "claiming":
                 if os.path.lexists(work / CASE_SUBDIR):
                     journal["state"] = "claimed"
-                    self.write_journal(work, journal)
+                    write_journal(work, journal)
                     continue
                 # Killed between journal and rename: the case never left INBOX.
                 shutil.rmtree(work, ignore_errors=True)
@@ -294,7 +290,7 @@ class WorkArea:
             raise PackagerError(f"{work / JOURNAL_NAME}: unknown state {state!r}; move the folder aside by hand")
 
     def _load(self, work: Path) -> dict[str, Any] | None:
-        journal = self.read_journal(work)
+        journal = read_journal(work)
         if journal is not None and "state" in journal and "case" in journal:
             journal.setdefault("attempts", 0)
             journal.setdefault("junk", [])
@@ -303,7 +299,7 @@ class WorkArea:
         if os.path.lexists(work / CASE_SUBDIR):
             journal = {"version": 1, "case": case_name_of(work), "state": "claimed", "attempts": 0,
                        "junk": [], "claimed_at": time.time(), "source": str(self.inbox / work.name)}
-            self.write_journal(work, journal)
+            write_journal(work, journal)
             return journal
         with contextlib.suppress(OSError):
             for p in work.glob(".tmp-*"):
@@ -318,7 +314,7 @@ class WorkArea:
         junk = sorted(set(journal["junk"]) | set(junk_entries(case_dir)))
         journal["junk"] = junk
         journal["state"] = "building"
-        self.write_journal(work, journal)
+        write_journal(work, journal)
         # Junk and the READY marker are set aside so the library sees only the case's inputs.
         for rel in junk:
             src = case_dir / rel
@@ -348,7 +344,7 @@ class WorkArea:
         journal["upload_bytes"] = int(result.upload_bytes)
         journal["page_count"] = int(result.page_count)
         journal["exit_code"] = int(result.exit_code)
-        self.write_journal(work, journal)
+        write_journal(work, journal)
         self._crash_at("build.journaled")
 
     def _stage_originals(self, work: Path, journal: dict[str, Any]) -> None:
@@ -361,7 +357,7 @@ class WorkArea:
         with self._place_lock:
             journal["dest"] = free_name(self.outbox, str(journal["case"]), RESERVED_NAMES)
             journal["state"] = "placing"
-            self.write_journal(work, journal)
+            write_journal(work, journal)
         self._crash_at("place.journaled")
 
     def _mark_failed(self, work: Path, journal: dict[str, Any], reason: str) -> None:
@@ -372,7 +368,7 @@ class WorkArea:
         journal.setdefault("exit_code", 1)
         # Chosen before anything is written, so a restart does not mistake our file for an input.
         journal["reason_file"] = OWN_REASON_FILE if os.path.lexists(work / CASE_SUBDIR / REASON_FILE) else REASON_FILE
-        self.write_journal(work, journal)
+        write_journal(work, journal)
         self._crash_at("fail.journaled")
 
     def _stage_failure(self, work: Path, journal: dict[str, Any]) -> None:
@@ -392,7 +388,7 @@ class WorkArea:
         with self._place_lock:
             journal["dest"] = free_name(self.failed, str(journal["case"]))
             journal["state"] = "failing"
-            self.write_journal(work, journal)
+            write_journal(work, journal)
 
     def _place(self, src: Path, folder: Path, journal: dict[str, Any], work: Path,
                reserved: frozenset[str] = frozenset()) -> Path:
@@ -403,7 +399,7 @@ class WorkArea:
         with self._place_lock:
             if os.path.lexists(dest):  # someone took the name since it was journaled
                 journal["dest"] = free_name(folder, str(journal["case"]), reserved)
-                self.write_journal(work, journal)
+                write_journal(work, journal)
                 dest = folder / str(journal["dest"])
             folder.mkdir(parents=True, exist_ok=True)
             _rename(src, dest)

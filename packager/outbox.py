@@ -31,9 +31,10 @@ from packager.errors import OutputError, PackagerError, StampError, first_line
 from packager.intake import read_case_info
 from packager.model import CaseInfo, DocumentSummary
 from packager.result import BuildRecord, ManifestInvalid, case_from_json, parse_manifest
+from packager.stability import OWN_REASON_FILE, REASON_FILE
 
 # A failed case's reason: ours is reason-packager.txt when the case brought its own reason.txt.
-REASON_FILES = (journal.OWN_REASON_FILE, journal.REASON_FILE)
+REASON_FILES = (OWN_REASON_FILE, REASON_FILE)
 
 
 class CaseState(StrEnum):

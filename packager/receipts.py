@@ -22,9 +22,9 @@ from typing import Any
 
 from packager.atomic import atomic_write_text
 from packager.errors import PackagerError, first_line
-from packager.stability import StabilityTracker
+from packager.stability import RECEIPT_FILE, StabilityTracker
 
-RECEIPT_NAME = "receipt.txt"
+RECEIPT_NAME = RECEIPT_FILE
 RECEIPT_ERROR_NAME = "receipt-error.txt"
 STAMP_RECORD = ".receipt-stamped.json"
 

@@ -4,7 +4,8 @@ Two small parts of the watcher, both free of threads and of the real clock so th
 tested exactly (paperless-ngx's consumer has the same split: a filter of ignored names,
 and a tracker that waits until size and mtime stop moving):
 
-* the junk filter: OS and scanner litter that is never an input of a case;
+* the junk filter: OS and scanner litter that is never an input of a case (and the names of
+  the control files beside a case: READY, receipt.txt, reason.txt);
 * `snapshot_case` + `StabilityTracker`: a case is settled when its snapshot (file list,
   sizes, mtimes) has not changed, and no event arrived for it, for `settle_seconds`
   measured on an injected clock.
@@ -30,6 +31,10 @@ OS_METADATA = frozenset(
 # as activity, so a case with a download in progress does not settle under it.
 _PARTIAL_SUFFIXES = (".tmp", ".part", ".crdownload", ".partial", ".download")
 READY_NAMES = frozenset({"ready", "ready.txt"})
+# Files packager and staff put beside a case that are never its inputs (one owner for the names):
+RECEIPT_FILE = "receipt.txt"  # OUTBOX/<case>/: the receipt number, written by staff (packager.receipts)
+REASON_FILE = "reason.txt"  # OUTBOX/_failed/<case>/: why it failed (packager.journal)
+OWN_REASON_FILE = "reason-packager.txt"  # … when the case brought a reason.txt of its own
 
 EntryKind = Literal["file", "dir", "link", "other"]
 
