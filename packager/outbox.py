@@ -162,15 +162,19 @@ def _failed(outbox: Path) -> list[CaseEntry]:
     entries = []
     for folder in _subfolders(outbox / journal.FAILED_DIR):
         reason_file = next((folder / n for n in REASON_FILES if (folder / n).is_file()), None)
-        reason = None
-        if reason_file is not None:
-            with contextlib.suppress(OSError):
-                lines = reason_file.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-                reason = lines[0] if lines else None
-        case = _case_toml(folder)
+        reason = _first_text_line(reason_file) if reason_file else None
+        updated = _mtime(reason_file, folder) if reason_file else _mtime(folder)
         entries.append(_unbuilt_entry(f"{journal.FAILED_DIR}/{folder.name}", folder.name, folder, CaseState.FAILED,
-                                      case, _mtime(*(p for p in (reason_file,) if p), folder), reason=reason))
+                                      _case_toml(folder), updated, reason=reason))
     return entries
+
+
+def _first_text_line(path: Path) -> str | None:
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return None
+    return lines[0] if lines else None
 
 
 def _in_progress(outbox: Path) -> list[CaseEntry]:

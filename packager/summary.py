@@ -73,8 +73,9 @@ def render_cases(entries: Sequence[CaseEntry]) -> str:
         return "no cases"
     rows = [("updated (UTC)", "state", "case", "applicant", "upload", "note")]
     for e in entries:
-        upload = f"{e.upload_bytes / 1e6:.1f}/{e.limit_bytes / 1e6:.0f} MB" if e.upload_bytes is not None and \
-            e.limit_bytes else "-"
+        upload = "-"
+        if e.upload_bytes is not None and e.limit_bytes:
+            upload = f"{e.upload_bytes / 1e6:.1f}/{e.limit_bytes / 1e6:.0f} MB"
         note = e.reason or e.receipt_error or (f"receipt {e.receipt}" if e.receipt else "") or (e.stage or "")
         rows.append((e.updated.strftime("%Y-%m-%d %H:%M"), str(e.state), e.key, e.applicant or "-", upload, note))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
