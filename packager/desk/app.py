@@ -2,7 +2,7 @@
 
 A case in a URL is a key that `outbox.find_case` looks up among the OUTBOX's entries; it is
 never joined onto a path. Only files the case's manifest lists are served, opened without
-following links (desk.files). Every POST checks the CSRF token before it reads anything else.
+following links (desk.files). Every POST checks the CSRF token before it changes anything.
 """
 
 from __future__ import annotations
@@ -68,12 +68,19 @@ class _Memo:
         self._results: dict[Path, tuple[tuple[int, int, int], outbox.BuildRecord]] = {}
 
     def find(self, root: Path, key: str) -> outbox.CaseEntry | None:
+        return self._entries(root, fresh_unless=key).get(key)
+
+    def listed(self, root: Path) -> list[outbox.CaseEntry]:
+        """The list as of at most a second ago: every open tab polls it."""
+        return list(self._entries(root).values())
+
+    def _entries(self, root: Path, fresh_unless: str | None = None) -> dict[str, outbox.CaseEntry]:
         with self._lock:
             at, entries = self._listed
-            if time.monotonic() - at > self.LIST_SECONDS or key not in entries:
+            if time.monotonic() - at > self.LIST_SECONDS or (fresh_unless is not None and fresh_unless not in entries):
                 entries = {e.key: e for e in outbox.list_cases(root)}
                 self._listed = (time.monotonic(), entries)
-            return entries.get(key)
+            return entries
 
     def forget(self) -> None:
         with self._lock:
@@ -129,7 +136,7 @@ def _digest(cases: list[outbox.CaseEntry]) -> str:
 
 
 def cases_state(request: Request) -> Response:
-    return JSONResponse({"digest": _digest(outbox.list_cases(_cfg(request).outbox))})
+    return JSONResponse({"digest": _digest(request.app.state.memo.listed(_cfg(request).outbox))})
 
 
 def case_page(request: Request, *, error: str = "", receipt: str = "", filing_date: str = "",
