@@ -56,6 +56,7 @@ class CheckReport:
     projected_upload_bytes: int  # what build will likely write to OUT/upload (see project_upload)
     limit_bytes: int
     projection: str = ""  # how the projection was made, for people
+    kinds_read: tuple[tuple[str, str, str], ...] = ()  # (path, kind, evidence) of kinds read from pages
 
     @property
     def ready(self) -> bool:
@@ -103,6 +104,7 @@ def assess(
         projected_upload_bytes=projection.bytes_,
         limit_bytes=limit_bytes,
         projection=projection.explanation,
+        kinds_read=tuple((i.path, i.kind, i.kind_evidence) for i in inputs if i.kind_from == "content"),
     )
 
 

@@ -93,6 +93,9 @@ def render_check_report(report: CheckReport) -> str:
     lines.append("Eligibility: can be filed online" if case.application else "Eligibility: not judged (no case.toml)")
     if report.checklist is not None:
         lines += ["", render_checklist_report(report.checklist)]
+    if report.kinds_read:
+        lines += ["", "Kinds read from the pages (if one is wrong, name the file in case.toml [documents]):"]
+        lines += [f"  {path}: {kind} ({evidence})" for path, kind, evidence in report.kinds_read]
     if report.unknown_kind:
         lines += ["", "Files whose kind packager could not tell (name them, or map them in case.toml [documents]):"]
         lines += [f"  {p}" for p in report.unknown_kind]

@@ -122,6 +122,9 @@ def test_build_records_how_each_kind_was_decided(tmp_path: Path, capsys) -> None
     printed = capsys.readouterr().out
     assert "scan0001.pdf: employment-certificate (title '在職証明書')" in printed
     assert "kind unknown, packaged as 'other': zzz.pdf" in printed
+    main(["check", str(case), "--jobs", "1"])  # check reads and shows the same kinds
+    checked = capsys.readouterr().out
+    assert "Kinds read from the pages" in checked and "scan0001.pdf: employment-certificate" in checked
 
 
 def scanner_named_case(bundle: Path, folder: Path) -> dict[str, str]:
