@@ -122,7 +122,7 @@ def built_entry(out_dir: Path, key: str) -> CaseEntry:
                          updated)
     if record.stamp is not None:
         state = CaseState.STAMPED
-    elif _mailed_documents(record):
+    elif record.mailed_documents:
         state = CaseState.NEEDS_MAILING
     else:
         state = CaseState.READY
@@ -140,14 +140,10 @@ def built_entry(out_dir: Path, key: str) -> CaseEntry:
         receipt=record.stamp.receipt if record.stamp else None,
         updated=updated,
         fits=record.fits,
-        mailed=len(_mailed_documents(record)),
+        mailed=len(record.mailed_documents),
         rejected=len(record.rejected),
         receipt_error=receipts.receipt_error(out_dir),
     )
-
-
-def _mailed_documents(record: BuildRecord) -> list[str]:
-    return [o.path for o in record.outputs if o.destination == outputs.MAIL and o.document != outputs.COVER_DOCUMENT]
 
 
 def _case_toml(case_dir: Path) -> CaseInfo | None:

@@ -179,6 +179,11 @@ class BuildRecord:
     warnings: tuple[str, ...] = ()  # what a person must know or still do (e.g. kinds not read: no OCR)
 
     @property
+    def mailed_documents(self) -> tuple[OutputRecord, ...]:
+        """The documents in OUT/mail (the cover sheet is not one: it is made for them)."""
+        return tuple(o for o in self.outputs if o.destination == "mail" and o.document != "cover-sheet")
+
+    @property
     def rejected(self) -> tuple[InputRecord, ...]:
         return tuple(i for i in self.inputs if i.status == "rejected")
 

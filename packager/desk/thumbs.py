@@ -23,10 +23,11 @@ from PIL import Image, ImageOps
 
 from packager.atomic import atomic_write_bytes
 from packager.desk.files import open_below
+from packager.outputs import STATE
 
 THUMB_WIDTH_PX = 240  # shown 120 CSS px wide: sharp on a 2× screen
 THUMB_QUALITY = 82
-CACHE_DIR = ".packager/thumbs"
+CACHE_DIR = f"{STATE}/thumbs"  # inside OUT's own state folder (packager.outputs owns its name)
 # pdfium is not thread-safe, and each thread that decodes full-page scans keeps freed memory in
 # its own malloc arena: rendering in turn on the server's pool threads (under a lock) took the
 # desk to 240 MB on the heavy bundle. One thread renders everything.
@@ -118,7 +119,7 @@ def _store(case_dir: Path, name: str, data: bytes) -> None:
     # A read-only OUTBOX still shows thumbnails, rendered each time.
     with contextlib.suppress(OSError):
         cache = case_dir / CACHE_DIR
-        if not cache.is_symlink() and not (case_dir / ".packager").is_symlink():
+        if not cache.is_symlink() and not (case_dir / STATE).is_symlink():
             atomic_write_bytes(cache / name, data)
 
 

@@ -193,10 +193,9 @@ _USUAL_RECEIPT = re.compile(r"^[\u3400-\u9fff]{1,3}オン[A-Z]{2}\d{8}$")
 def notices(record: outbox.BuildRecord) -> list[str]:
     """What a person must act on before mailing, read off the record (the build's own warnings come first)."""
     found = []
-    mails = any(o.destination == "mail" and o.document != "cover-sheet" for o in record.outputs)
     # Builds since 2026-12-01 say this themselves (readiness.still_to_do); older manifests do not.
     said = any("placeholder" in w for w in record.warnings)
-    if mails and not record.case.bureau.strip() and not said:
+    if record.mailed_documents and not record.case.bureau.strip() and not said:
         found.append(
             f"The cover sheet is addressed to the placeholder {_placeholder_addressee()}: set bureau in case.toml "
             "and rebuild, or write the bureau on the printed sheet. 送付状の宛先が未記入です。"
