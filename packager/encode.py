@@ -36,9 +36,11 @@ class PageTask:
     colour_hint: bool  # the document kind says colour matters
     spool_dir: Path
     keep_blank: bool = False  # keep blank pages (encoded as bilevel) instead of dropping them
-    rungs: tuple[int, ...] | None = None  # ladder rungs to encode (1-based); None = the first pass
+    # Ladder rungs to encode (1-based): None = the profile's first-pass rungs for the page's class,
+    # () = look at the page and keep its original only, a tuple = exactly these (a second pass).
+    rungs: tuple[int, ...] | None = None
     first_pass: dict[str, int] | None = None  # rungs per page class in the first pass; None = all
-    known: PageAnalysis | None = None  # a second pass: class and original already known
+    first_look: PageAnalysis | None = None  # set on a second pass: the first pass's analysis (class, kept candidates)
     # Where the source has no stream to keep (TIFF, BMP, WebP, HEIC, PNG with alpha), also
     # encode the decoded page losslessly (Flate): set when the case will likely fit as it is.
     lossless: bool = False
@@ -168,42 +170,27 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
     """Decode, classify and encode one page at the task's rungs (worker entry point).
 
     A first pass encodes the original and the best rung only: most cases fit there.
-    A second pass (task.known set) adds the lower rungs, for cases that do not.
+    A second pass (task.first_look set) adds the lower rungs, for cases that do not.
     """
     page = task.page
     try:
-        original = original_page_pdf(page) if task.known is None else None
+        original = original_page_pdf(page) if task.first_look is None else None
     except Exception as e:  # a PDF that opened at intake but cannot give this page: name it
         return PageFailure(page, f"page {page.page_index + 1} cannot be copied ({first_line(e)})")
     rungs = task.rungs
-    if rungs == () and task.known is None and original is None:
+    if rungs == () and task.first_look is None and original is None:
         rungs = None  # no stream to keep after all (img2pdf refused it): the first pass's rungs
     # Originals only: the pixels serve the classifier alone, which looks at 150 dpi at most,
     # so a 300 dpi scan decodes at half scale (libjpeg's draft: ~3× faster).
-    first_look_only = task.known is None and rungs == ()
+    first_look_only = task.first_look is None and rungs == ()
     try:
         loaded = load_page(page, decode_dpi(task, first_look_only=first_look_only))
     except Exception as e:  # a decoder error names the file; the case goes on
         return PageFailure(page, f"page {page.page_index + 1} cannot be decoded ({first_line(e)})")
-    candidates: list[Candidate] = []
-    if task.known is not None:
-        page_class = task.known.page_class
-        candidates += task.known.candidates
-        original_bytes = next((c.bytes_ for c in candidates if c.spool_index == 0), None)
-    else:
-        page_class = classify_page(loaded.image, loaded.dpi, colour_hint=task.colour_hint)
-        if page_class.name == "blank":
-            if not task.keep_blank:
-                return PageAnalysis(page=page, page_class=page_class, candidates=(), spool_key=task.task_id)
-            page_class = replace(page_class, name="bilevel")
-        if original is not None:
-            spool_path(task.spool_dir, task.task_id, 0).write_bytes(original)
-            candidates.append(
-                Candidate(ORIGINAL, len(original), round(page.native_dpi, 1), page.width_px, page.height_px)
-            )
-        elif task.lossless and _worth_lossless(loaded.image):
-            candidates.append(_lossless_candidate(loaded, task))
-        original_bytes = candidates[0].bytes_ if candidates else None
+    page_class, candidates = _class_and_kept_candidates(task, loaded, original)
+    if page_class.name == "blank":
+        return PageAnalysis(page=page, page_class=page_class, candidates=(), spool_key=task.task_id)
+    original_bytes = next((c.bytes_ for c in candidates if c.spool_index == 0), None)
     ladder = task.ladders[page_class.name]
     first_pass = rungs is None
     if rungs is not None:
@@ -215,7 +202,7 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
     # MRC: segmented once per mask dpi. A second pass does not segment again a page the first
     # pass found no text on (its MRC rungs were tried and gave nothing).
     layers: dict[int, mrc.Layers | None] = {}
-    if task.known is not None and not any(c.encoding.method == "mrc" for c in candidates):
+    if task.first_look is not None and not any(c.encoding.method == "mrc" for c in candidates):
         tried = (task.first_pass or {}).get(page_class.name, len(ladder))
         layers.update({rung_dpi: None for rung_dpi in (r.dpi or 0 for r in ladder[:tried] if r.method == "mrc")})
     # The page's best rung: the ladder's first that applies to it (MRC rungs do not apply to a
@@ -271,6 +258,29 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
         candidates.append(Candidate(done, len(data), round(dpi, 1), image.width, image.height, spool_index=i))
     candidates.sort(key=lambda c: c.spool_index)
     return PageAnalysis(page=page, page_class=page_class, candidates=tuple(candidates), spool_key=task.task_id)
+
+
+def _class_and_kept_candidates(
+    task: PageTask, loaded: LoadedPage, original: bytes | None
+) -> tuple[PageClass, list[Candidate]]:
+    """The page's class and the candidates it starts with: a second pass's known ones, or the
+    first look's original stream (spool index 0) or lossless rendition. A blank page (dropped
+    unless the task keeps blanks) comes back as class "blank" with no candidates."""
+    if task.first_look is not None:
+        return task.first_look.page_class, list(task.first_look.candidates)
+    page = task.page
+    page_class = classify_page(loaded.image, loaded.dpi, colour_hint=task.colour_hint)
+    if page_class.name == "blank":
+        if not task.keep_blank:
+            return page_class, []
+        page_class = replace(page_class, name="bilevel")
+    candidates: list[Candidate] = []
+    if original is not None:
+        spool_path(task.spool_dir, task.task_id, 0).write_bytes(original)
+        candidates.append(Candidate(ORIGINAL, len(original), round(page.native_dpi, 1), page.width_px, page.height_px))
+    elif task.lossless and _worth_lossless(loaded.image):
+        candidates.append(_lossless_candidate(loaded, task))
+    return page_class, candidates
 
 
 def write_mail_page(page: SourcePage, page_class: PageClass, dest: Path) -> tuple[int, str]:

@@ -151,7 +151,7 @@ def second_pass(
                 done_rungs = system.first_pass_rungs.get(a.page_class.name, len(ladder))
                 rest = tuple(range(done_rungs + 1, len(ladder) + 1))
             if rest:
-                again.append(replace(task, rungs=rest, known=a))
+                again.append(replace(task, rungs=rest, first_look=a))
     done: dict[str, PageAnalysis] = {}
     for result in pool.analyse_pages(again, jobs, progress, page_limits(system)):
         if isinstance(result, PageAnalysis):  # a page decoded once decodes again; if not, keep pass one

@@ -225,7 +225,7 @@ def _signal_name(code: int | None) -> str:
 def expected_work(task: encode.PageTask) -> float:
     """A page's decode and encode work, roughly: pixels decoded × (1 + rungs encoded)."""
     page = task.page
-    dpi = min(page.native_dpi, encode.decode_dpi(task, first_look_only=task.rungs == () and task.known is None))
+    dpi = min(page.native_dpi, encode.decode_dpi(task, first_look_only=task.rungs == () and task.first_look is None))
     pixels = page.width_in * page.height_in * dpi * dpi
     rungs = len(task.rungs) if task.rungs is not None else 1
     # Files without a stream to keep (PNG, TIFF, HEIC …) are decoded in full and encoded.

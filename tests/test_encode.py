@@ -179,7 +179,7 @@ def test_colour_text_page_gets_mrc_first_and_no_bigger_jpeg(tmp_path: Path) -> N
             colour_hint=False,
             spool_dir=tmp_path / "spool",
             rungs=tuple(range(2, len(ladder) + 1)),
-            known=analysis,
+            first_look=analysis,
         )
     )
     assert isinstance(again, PageAnalysis)
