@@ -118,25 +118,26 @@ def _describe_pdf(inp: InputFile) -> Iterator[SourcePage]:
             best = 0
             for _name, raw in _page_images(page):
                 best = max(best, int(raw.get("/Width", 0)) * int(raw.get("/Height", 0)))
-            has_text = _has_text(page)
-            if best and w_in > 0 and h_in > 0:
-                # The largest image's resolution, as if it covered the page (scans do).
-                aspect = w_in / h_in
-                img_w = math.sqrt(best * aspect)
-                dpi = img_w / w_in
-            else:
-                dpi = 0.0
-            yield SourcePage(
-                input=inp,
-                page_index=i,
-                width_px=round(w_in * (dpi or 300)),
-                height_px=round(h_in * (dpi or 300)),
-                width_in=w_in,
-                height_in=h_in,
-                native_dpi=dpi,
-                dpi_estimated=False,
-                has_text_layer=has_text,
-            )
+            yield _pdf_page(inp, i, w_in, h_in, best, _has_text(page))
+
+
+def _pdf_page(inp: InputFile, page_index: int, w_in: float, h_in: float, largest_image_px: int,
+              has_text: bool) -> SourcePage:
+    """A PDF page as described by either reader (pikepdf or PDFium): its native dpi is the
+    largest image's resolution, as if that image covered the page (scans do); 0 without one."""
+    measurable = largest_image_px > 0 and w_in > 0 and h_in > 0
+    dpi = math.sqrt(largest_image_px * (w_in / h_in)) / w_in if measurable else 0.0
+    return SourcePage(
+        input=inp,
+        page_index=page_index,
+        width_px=round(w_in * (dpi or 300)),
+        height_px=round(h_in * (dpi or 300)),
+        width_in=w_in,
+        height_in=h_in,
+        native_dpi=dpi,
+        dpi_estimated=False,
+        has_text_layer=has_text,
+    )
 
 
 def _page_images(page: pikepdf.Page) -> Iterator[tuple[str, pikepdf.Object]]:
@@ -189,18 +190,7 @@ def _describe_pdf_pdfium(inp: InputFile) -> Iterator[SourcePage]:
                 has_text = any(True for _ in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_TEXT,), max_depth=2))
             finally:
                 page.close()
-            dpi = math.sqrt(best * (w_in / h_in)) / w_in if best and w_in > 0 and h_in > 0 else 0.0
-            yield SourcePage(
-                input=inp,
-                page_index=i,
-                width_px=round(w_in * (dpi or 300)),
-                height_px=round(h_in * (dpi or 300)),
-                width_in=w_in,
-                height_in=h_in,
-                native_dpi=dpi,
-                dpi_estimated=False,
-                has_text_layer=has_text,
-            )
+            yield _pdf_page(inp, i, w_in, h_in, best, has_text)
             index += 1
             if index >= inp.page_count:
                 break
