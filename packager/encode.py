@@ -198,13 +198,13 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
     else:
         wanted = list(range(1, (task.first_pass or {}).get(page_class.name, len(ladder)) + 1))
     resized: dict[int, Image.Image] = {}  # one resize per distinct dpi of the ladder
-    done_rungs = {c.spool_index for c in candidates}  # a second pass may ask for one already made
-    # MRC: segmented once per mask dpi. A second pass does not segment again a page the first
-    # pass found no text on (its MRC rungs were tried and gave nothing).
+    tried = set(task.first_look.tried) if task.first_look is not None else set()
+    done_rungs = tried | {c.spool_index for c in candidates}  # a later pass may ask for one already made
+    # MRC: segmented once per mask dpi. A later pass does not segment again a page an earlier
+    # one found no text on (its MRC rungs were tried and gave nothing).
     layers: dict[int, mrc.Layers | None] = {}
-    if task.first_look is not None and not any(c.encoding.method == "mrc" for c in candidates):
-        tried = (task.first_pass or {}).get(page_class.name, len(ladder))
-        layers.update({rung_dpi: None for rung_dpi in (r.dpi or 0 for r in ladder[:tried] if r.method == "mrc")})
+    if not any(c.encoding.method == "mrc" for c in candidates):
+        layers.update({ladder[r - 1].dpi or 0: None for r in tried if ladder[r - 1].method == "mrc"})
     # The page's best rung: the ladder's first that applies to it (MRC rungs do not apply to a
     # phone photo, whose best rung keeps every pixel, see _ceiling_dpi).
     best_rung = next((j for j, r in enumerate(ladder, 1) if r.method != "mrc" or _mrc_applies(page)), 1)
@@ -214,6 +214,7 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
         k += 1
         if i > len(ladder) or i in done_rungs:
             continue
+        tried.add(i)
         rung = ladder[i - 1]
         if rung.method == "mrc" and not _mrc_applies(page):
             if first_pass and k == len(wanted) and i < len(ladder):
@@ -257,7 +258,8 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
         done = replace(rung, dpi=round(dpi)) if rung.dpi and round(dpi) != rung.dpi else rung
         candidates.append(Candidate(done, len(data), round(dpi, 1), image.width, image.height, spool_index=i))
     candidates.sort(key=lambda c: c.spool_index)
-    return PageAnalysis(page=page, page_class=page_class, candidates=tuple(candidates), spool_key=task.task_id)
+    return PageAnalysis(page=page, page_class=page_class, candidates=tuple(candidates), spool_key=task.task_id,
+                        tried=tuple(sorted(tried)))
 
 
 def _class_and_kept_candidates(

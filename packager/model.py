@@ -87,6 +87,9 @@ class SourcePage:
     native_dpi: float  # effective dpi of the source: pixels / inches (min of both axes)
     dpi_estimated: bool  # True when the file's dpi tag was missing or implausible
     has_text_layer: bool = False  # born-digital PDF page (vector text)
+    # A PDF page's stored streams (its images and contents, as compressed in the file): about
+    # what keeping the page as it is costs, known before any worker copies it. 0 = not known.
+    stream_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,9 @@ class PageAnalysis:
     page_class: PageClass
     candidates: tuple[Candidate, ...]
     spool_key: str = ""  # names this page's spooled renditions (see encode.spool_path)
+    # Ladder rungs (1-based) already tried on this page: encoded, or found not to apply or not
+    # smaller than the original. A later pass asks only for the others.
+    tried: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import io
 import math
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pikepdf
@@ -116,9 +116,24 @@ def _describe_pdf(inp: InputFile) -> Iterator[SourcePage]:
         for i, page in enumerate(pdf.pages):
             w_in, h_in = _page_box_in(page)
             best = 0
+            stored = _stream_length(page.obj.get("/Contents"))
             for _name, raw in _page_images(page):
                 best = max(best, int(raw.get("/Width", 0)) * int(raw.get("/Height", 0)))
-            yield _pdf_page(inp, i, w_in, h_in, best, _has_text(page))
+                stored += _stream_length(raw)
+            yield replace(_pdf_page(inp, i, w_in, h_in, best, _has_text(page)), stream_bytes=stored)
+
+
+def _stream_length(obj: object) -> int:
+    """A stream's stored (compressed) length from its dictionary, without reading it; the sum
+    for an array of content streams; 0 for anything else."""
+    try:
+        if isinstance(obj, pikepdf.Array):
+            return sum(_stream_length(o) for o in obj)
+        if isinstance(obj, pikepdf.Stream):
+            return int(obj.get("/Length", 0))
+    except (pikepdf.PdfError, TypeError, ValueError):
+        pass
+    return 0
 
 
 def _pdf_page(inp: InputFile, page_index: int, w_in: float, h_in: float, largest_image_px: int,

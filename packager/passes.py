@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from packager import encode, pages, pool
+from packager import encode, originals, pages, pool
 from packager.errors import first_line
 from packager.model import Document, DocumentKind, InputFile, PageAnalysis, SourcePage
 from packager.pool import ProgressFn
@@ -33,6 +33,9 @@ class PageWork:
     tasks: tuple[encode.PageTask, ...]
     photo_page: SourcePage | None  # the ID photo of the files mode: its own output, not a task
     unreadable: dict[str, str]  # input path → why its pages cannot be listed
+    # Bytes the pages may take at level 1 before the first pass stops encoding (originals.py);
+    # None: every task as described (the case's originals likely fit: all are looked at only).
+    room_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,9 @@ def describe(
                 rungs=ORIGINALS_ONLY if keep_originals and encode.original_possible(p) else FIRST_PASS_RUNGS,
                 lossless=keep_originals,
             ))
-    return PageWork(tuple(tasks), photo_page, unreadable)
+    overhead = (len(inputs) + 1) * system.per_file_overhead_bytes + len(tasks) * system.per_page_overhead_bytes
+    room = None if keep_originals else originals.room_bytes(limit_bytes, overhead)
+    return PageWork(tuple(tasks), photo_page, unreadable, room)
 
 
 def page_limits(system: SystemProfile) -> pool.PageLimits:
@@ -113,11 +118,37 @@ def page_limits(system: SystemProfile) -> pool.PageLimits:
 
 
 def first_pass(work: PageWork, system: SystemProfile, jobs: int, progress: ProgressFn | None) -> FirstPass:
-    """Classify and encode every page (workers); failures and blank pages sorted out, in page order."""
+    """Classify every page and encode those the plan will need at level 1 (workers, see
+    originals.py); failures and blank pages sorted out, in page order."""
+    limits = page_limits(system)
+    tasks = list(work.tasks)
+    if work.room_bytes is not None:
+        split = originals.initial_split([t.page for t in tasks], work.room_bytes)
+        tasks = [t if encode_it else replace(t, rungs=ORIGINALS_ONLY)
+                 for t, encode_it in zip(tasks, split, strict=True)]
+    results = list(pool.analyse_pages(tasks, jobs, progress, limits))
+    while work.room_bytes is not None:
+        analysed = [r for r in results if isinstance(r, PageAnalysis) and r.candidates]  # blank pages cost nothing
+        at_level_one = sum(originals.level_one_bytes(r) for r in analysed)
+        looked = [n for n, (t, r) in enumerate(zip(tasks, results, strict=True))
+                  if t.rungs == ORIGINALS_ONLY and isinstance(r, PageAnalysis) and r.candidates]
+        if at_level_one <= work.room_bytes or not looked:
+            break
+        # Another wave: looked-at pages encoded after all, their first look reused (class, original).
+        wave = [looked[i] for i in originals.next_wave([results[n] for n in looked], at_level_one - work.room_bytes)]
+        for n in wave:
+            tasks[n] = replace(tasks[n], rungs=FIRST_PASS_RUNGS, first_look=results[n])
+        for n, result in zip(wave, pool.analyse_pages([tasks[n] for n in wave], jobs, progress, limits), strict=True):
+            results[n] = result
+    return _sorted_out(results, work.unreadable)
+
+
+def _sorted_out(results: Sequence[PageAnalysis | encode.PageFailure], unreadable: dict[str, str]) -> FirstPass:
+    """The pass's results by input: blank pages dropped, an input with a failed page rejected."""
     analyses: dict[str, list[PageAnalysis]] = {}
     dropped: list[DroppedPage] = []
-    failed: dict[str, str] = dict(work.unreadable)
-    for result in pool.analyse_pages(work.tasks, jobs, progress, page_limits(system)):
+    failed: dict[str, str] = dict(unreadable)
+    for result in results:
         path = result.page.input.path
         if isinstance(result, encode.PageFailure):
             failed.setdefault(path, result.reason)
@@ -145,11 +176,7 @@ def second_pass(
         for a in d.pages:
             task = by_key[a.spool_key]
             ladder = system.ladders[a.page_class.name]
-            if task.rungs == ORIGINALS_ONLY:  # every rung
-                rest = tuple(range(1, len(ladder) + 1))
-            else:
-                done_rungs = system.first_pass_rungs.get(a.page_class.name, len(ladder))
-                rest = tuple(range(done_rungs + 1, len(ladder) + 1))
+            rest = tuple(r for r in range(1, len(ladder) + 1) if r not in a.tried)
             if rest:
                 again.append(replace(task, rungs=rest, first_look=a))
     done: dict[str, PageAnalysis] = {}

@@ -199,3 +199,19 @@ def test_photo_without_text_skips_mrc_to_the_jpeg_rungs(tmp_path: Path) -> None:
     assert analysis.page_class.name == "colour"
     assert [c.encoding.method for c in analysis.candidates] == ["jpeg-colour"]
     assert analysis.candidates[0].spool_index == 3
+
+
+def test_a_page_only_looked_at_gets_its_mrc_rung_when_encoded_later(tmp_path: Path) -> None:
+    """The first pass may only look at a page (keep its original) and encode it in a later wave
+    or pass: that one must still try MRC, which the look never tried."""
+    case = tmp_path / "case"
+    case.mkdir()
+    image, _ = text_page(300, seed=4, colour_seal=True, pt=9)
+    image.save(case / "certificate.jpg", quality=95, dpi=(300, 300))
+    look = _analyse(case, "certificate.jpg", tmp_path / "spool", rungs=())
+    assert [c.encoding.method for c in look.candidates] == ["original"] and look.tried == ()
+    later = analyse_page(PageTask(look.page, "t0", SYSTEM.ladders, SYSTEM.max_dpi, False, tmp_path / "spool",
+                                  first_pass=SYSTEM.first_pass_rungs, first_look=look))
+    assert isinstance(later, PageAnalysis)
+    assert [c.encoding.label for c in later.candidates] == ["original", "mrc@300/200q65"]
+    assert later.tried == (1,)

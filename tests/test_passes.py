@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+
+import pytest
 
 from packager import passes
 from packager.model import InputFile
@@ -17,3 +20,48 @@ def test_kept_originals_count_their_bytes_others_a_guess_per_page() -> None:
     assert not passes.originals_likely_fit([_input("pdf", 23_000_000)], 25_000_000)  # over 90 %
     assert not passes.originals_likely_fit([_input("tiff", 1_000, pages=20)], 25_000_000)  # 20 × 1.5 MB guessed
     assert passes.originals_likely_fit([_input("png", 2_000_000)], 25_000_000)
+
+
+def _jpeg_case(folder: Path) -> list[int]:
+    """Four text pages as JPEG files, noisier (so larger) page by page; their sizes."""
+    from fixtures.pages import encode_jpeg, text_page
+
+    folder.mkdir()
+    sizes = []
+    for i, quality in enumerate((70, 80, 90, 95)):
+        image, _ = text_page(300, seed=20 + i, size_mm=(105, 148), pt=9)
+        data = encode_jpeg(image, quality, 300)
+        (folder / f"{i + 1:02d}_letter.jpg").write_bytes(data)
+        sizes.append(len(data))
+    return sizes
+
+
+@pytest.mark.parametrize("room_for", ["two smallest", "three smallest"])
+def test_first_pass_encodes_the_largest_originals_and_only_looks_at_the_rest(tmp_path: Path, room_for: str) -> None:
+    """Room for the two smallest originals: the split before any page is read encodes the two
+    largest. Room for just the three smallest: it encodes the largest only, and after measuring
+    (the largest's encoding does not fit beside three originals) a wave encodes the next."""
+    from packager.intake import scan_case
+    from packager.originals import level_one_bytes
+    from packager.profiles import load_kinds, load_system_profile
+
+    system = load_system_profile()
+    sizes = _jpeg_case(tmp_path / "case")
+    inputs = scan_case(tmp_path / "case", system).inputs
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    room = sizes[0] + sizes[1] + 60_000 if room_for == "two smallest" else sizes[0] + sizes[1] + sizes[2] + 1_000
+    overhead = (len(inputs) + 1) * system.per_file_overhead_bytes + 4 * system.per_page_overhead_bytes
+    limit = math.ceil((room + overhead) / (1 - passes.originals.ROOM_MARGIN))
+    work = passes.describe(inputs, system, load_kinds(), spool, limit_bytes=limit, keep_blank=False)
+    assert work.room_bytes is not None and abs(work.room_bytes - room) <= 1
+    first = passes.first_pass(work, system, jobs=1, progress=None)
+    pages = [a for name in sorted(first.analyses) for a in first.analyses[name]]
+    encoded = [any(c.spool_index > 0 for c in a.candidates) for a in pages]
+    assert encoded == [False, False, True, True]
+    assert all(a.tried == () for a, e in zip(pages, encoded, strict=True) if not e)
+    assert sum(level_one_bytes(a) for a in pages) <= work.room_bytes
+    # The same case gives the same split and the same sizes.
+    again = passes.first_pass(work, system, jobs=2, progress=None)
+    again_pages = [a for name in sorted(again.analyses) for a in again.analyses[name]]
+    assert [a.candidates for a in again_pages] == [a.candidates for a in pages]
