@@ -102,14 +102,16 @@ def encoded_guess(page: PageAnalysis) -> int:
 
 
 def next_wave(looked: Sequence[PageAnalysis], excess: int) -> list[int]:
-    """Indices into `looked` (pages kept as they are so far) to encode next, largest original
-    first, until the guessed saving covers `excess`; at least one while any is left."""
-    stored = [_original_bytes(p) for p in looked]
+    """Indices into `looked` (pages kept as they are so far) to encode next, largest guessed
+    saving first, until the savings cover `excess`; at least one while any is left. Largest
+    saving first is the plan's own order turned round: its leftover bytes keep the originals
+    that cost least over the best rung, so the pages that would cost most are the ones to encode."""
+    savings = [(_original_bytes(p) or 0) - encoded_guess(p) for p in looked]
     wave: list[int] = []
     saved = 0
-    for i in _largest_first(stored):
+    for i in _largest_first(savings):
         if saved >= excess:
             break
         wave.append(i)
-        saved += (stored[i] or 0) - encoded_guess(looked[i])
+        saved += savings[i]
     return wave

@@ -72,6 +72,10 @@ def test_a_wave_takes_the_largest_originals_until_the_guessed_saving_covers_the_
     assert originals.next_wave(looked, 2_000_000) == [1, 2]
     assert originals.next_wave(looked, 10**9) == [1, 2, 0]  # all, and no more
     assert originals.next_wave(looked, 1) == [1]  # at least one
+    # A colour page's best rung (MRC) is guessed larger: a larger original may save less.
+    colour = _analysis(_page("jpeg", 2_100_000, name="c"), "colour", 2_100_000)
+    assert originals.next_wave([*looked, colour], 1) == [1]
+    assert originals.next_wave([*looked, colour], 2_000_000) == [1, 3]
 
 
 def test_guesses_never_exceed_the_original_and_photos_scale_with_the_file() -> None:
