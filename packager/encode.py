@@ -60,10 +60,12 @@ def _layout(dpi: float) -> object:
     return img2pdf.get_fixed_dpi_layout_fun((dpi, dpi))
 
 
-def _image_pdf(image_bytes: bytes, dpi: float) -> bytes:
-    return img2pdf.convert(
-        image_bytes, layout_fun=_layout(dpi), nodate=True, rotation=img2pdf.Rotation.ifvalid
-    )
+def _image_pdf(image_bytes: bytes, dpi: float, *, exif_rotation: bool = False) -> bytes:
+    """A one-page PDF of one image file. Only a source's own JPEG carries an EXIF rotation to
+    honour: the images encoded here are upright already, and asking img2pdf to look costs a
+    whole decode of every PNG (Pillow's PNG getexif() reads past the pixels; ~10 ms a page)."""
+    rotation = img2pdf.Rotation.ifvalid if exif_rotation else img2pdf.Rotation.none
+    return img2pdf.convert(image_bytes, layout_fun=_layout(dpi), nodate=True, rotation=rotation)
 
 
 def encode_image(image: Image.Image, encoding: Encoding) -> bytes:
@@ -99,13 +101,14 @@ def original_page_pdf(page: SourcePage) -> bytes | None:
     fmt = page.input.format
     if fmt == "jpeg":
         try:
-            return _image_pdf(page.input.abs_path.read_bytes(), page.native_dpi)
+            return _image_pdf(page.input.abs_path.read_bytes(), page.native_dpi, exif_rotation=True)
         except Exception:  # img2pdf refuses some JPEGs (odd colour spaces): re-encode instead
             return None
     if fmt == "png" and page.input.page_count == 1:
         # img2pdf copies a PNG's compressed pixels into the PDF as they are (lossless, no
         # decode). Not for alpha (the page is flattened onto white instead: img2pdf refuses
-        # it) nor for an EXIF-rotated PNG (the PDF would show it on its side).
+        # it) nor for an EXIF-rotated PNG (the PDF would show it on its side); so the PNG
+        # embedded is upright and img2pdf need not look for a rotation.
         with Image.open(page.input.abs_path) as im:
             if exif_orientation(im) != 1 or "A" in im.mode or "transparency" in im.info:
                 return None
@@ -118,7 +121,9 @@ def original_page_pdf(page: SourcePage) -> bytes | None:
             out = pikepdf.new()
             out.pages.append(src.pages[page.page_index])
             buf = io.BytesIO()
-            out.save(buf, deterministic_id=True, compress_streams=True)
+            # A fixed /ID, not one hashed from the bytes (MD5 of a 2 MB page, ~4 ms): this file
+            # is spooled, and assembly takes its page, never its trailer.
+            out.save(buf, static_id=True, compress_streams=True)
             return buf.getvalue()
     return None
 

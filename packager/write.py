@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from packager import assemble, encode, outputs, pool
-from packager.forms.cover import render_cover_sheet
-from packager.forms.declaration import render_declaration
 from packager.model import CaseInfo, DocumentSummary, Plan, PlannedDocument, SourcePage
 from packager.result import OutputRecord, PageRecord
 
@@ -74,6 +72,8 @@ def summaries(planned: Sequence[PlannedDocument]) -> list[DocumentSummary]:
 def declaration_bytes(case: CaseInfo, uploaded: list[DocumentSummary], mailed: list[DocumentSummary],
                       on: dt.date) -> int:
     """The size of the declaration listing these documents (the fit loop's reserve)."""
+    from packager.forms.declaration import render_declaration  # see _write_forms
+
     return len(render_declaration(case, uploaded, mailed, on))
 
 
@@ -169,6 +169,10 @@ def _write_forms(target: Target, the_plan: Plan) -> list[OutputRecord]:
     """The declaration (uploaded: its bytes count) and the cover sheet, when something is mailed."""
     if not the_plan.mailed:
         return []
+    # Imported here: reportlab costs ~0.1 s of start-up, and most builds mail nothing.
+    from packager.forms.cover import render_cover_sheet
+    from packager.forms.declaration import render_declaration
+
     mailed = summaries(the_plan.mailed)
     declaration = render_declaration(target.case, summaries(the_plan.uploaded), mailed, target.form_date)
     cover = render_cover_sheet(target.case, mailed, None, None, target.form_date)
