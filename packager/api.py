@@ -158,7 +158,8 @@ def _fit(build: _Build, docs: list[Document], work: passes.PageWork, photo: writ
         single_file=system.mode == "single-pdf",
     )
     if not plan.fits_without_mail(docs, budget):
-        docs = passes.second_pass(docs, work.tasks, system, build.jobs, progress)
+        docs = passes.second_pass(docs, work.tasks, system, build.jobs, progress,
+                                  fits=lambda more: plan.fits_without_mail(more, budget))
     names = documents.file_names(docs)
     target = write.Target(build.out_dir, build.spool, system.mode == "single-pdf", case, _form_date(case), photo,
                           build.jobs)

@@ -1,14 +1,15 @@
 """Which pages are encoded at which rungs: the first pass over every page, and the second.
 
-First pass: every page is decoded once, classified and encoded at the profile's first rungs
-(`first_pass_rungs`) — or, when the case will most likely fit with its originals kept, only
-looked at (originals only). Second pass, only when the best rung of every page does not fit:
-the remaining rungs of every page whose ladder has more. The work itself runs in the pool.
+First pass: every page is decoded once and classified; the pages the plan will need are
+encoded at the profile's first rungs (`first_pass_rungs`), the others only looked at and kept
+as they are (originals.py) — all of them when the case will most likely fit as it is. Second
+pass, only when the best rung of every page does not fit: the next rung of every page, then,
+if that does not fit either, all the remaining rungs. The work itself runs in the pool.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -168,8 +169,27 @@ def second_pass(
     system: SystemProfile,
     jobs: int,
     progress: ProgressFn | None,
+    fits: Callable[[Sequence[Document]], bool],
 ) -> list[Document]:
-    """Encode every remaining rung of the pages whose ladder has more than one."""
+    """Encode lower rungs until the documents fit (`fits`: at some level, nothing mailed):
+    first the next rung of every page — the next level, one decode a page —, and only when
+    that does not fit every rung left (mailing is decided on the lowest). The plan picks the
+    best level that fits, so the rungs below it are never needed: at 10 MB the heavy bundle
+    fits at level 2, and its colour pages' six JPEG rungs were encoded for nothing."""
+    docs = _encode_more(documents, tasks, system, jobs, progress, next_only=True)
+    return docs if fits(docs) else _encode_more(docs, tasks, system, jobs, progress, next_only=False)
+
+
+def _encode_more(
+    documents: Sequence[Document],
+    tasks: Sequence[encode.PageTask],
+    system: SystemProfile,
+    jobs: int,
+    progress: ProgressFn | None,
+    *,
+    next_only: bool,
+) -> list[Document]:
+    """Encode the next rung not yet tried of every page (`next_only`), or all of them."""
     by_key = {t.task_id: t for t in tasks}
     again: list[encode.PageTask] = []
     for d in documents:
@@ -178,7 +198,7 @@ def second_pass(
             ladder = system.ladders[a.page_class.name]
             rest = tuple(r for r in range(1, len(ladder) + 1) if r not in a.tried)
             if rest:
-                again.append(replace(task, rungs=rest, first_look=a))
+                again.append(replace(task, rungs=rest[:1] if next_only else rest, first_look=a))
     done: dict[str, PageAnalysis] = {}
     for result in pool.analyse_pages(again, jobs, progress, page_limits(system)):
         if isinstance(result, PageAnalysis):  # a page decoded once decodes again; if not, keep pass one

@@ -65,3 +65,38 @@ def test_first_pass_encodes_the_largest_originals_and_only_looks_at_the_rest(tmp
     again = passes.first_pass(work, system, jobs=2, progress=None)
     again_pages = [a for name in sorted(again.analyses) for a in again.analyses[name]]
     assert [a.candidates for a in again_pages] == [a.candidates for a in pages]
+
+
+@pytest.mark.parametrize("next_level_fits", [True, False])
+def test_second_pass_encodes_the_next_rung_and_the_rest_only_if_that_does_not_fit(
+    tmp_path: Path, next_level_fits: bool
+) -> None:
+    from packager import documents
+    from packager.intake import scan_case
+    from packager.profiles import load_kinds, load_system_profile
+
+    from fixtures.pages import encode_jpeg, text_page
+
+    system, kinds = load_system_profile(), load_kinds()
+    (tmp_path / "case").mkdir()
+    for i in range(2):  # colour pages with a seal: a ladder of eight rungs
+        image, _ = text_page(300, seed=30 + i, size_mm=(105, 148), pt=9, colour_seal=True)
+        (tmp_path / "case" / f"{i + 1:02d}_certificate.jpg").write_bytes(encode_jpeg(image, 90, 300))
+    inputs = scan_case(tmp_path / "case", system).inputs
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    work = passes.describe(inputs, system, kinds, spool, limit_bytes=1, keep_blank=False)  # nothing fits
+    first = passes.first_pass(work, system, jobs=1, progress=None)
+    docs = documents.group_documents(inputs, first.analyses, kinds, documents.order_kinds(kinds, None))
+    assert {a.tried for d in docs for a in d.pages} == {(1,)}  # MRC q65
+    asked: list[int] = []
+
+    def fits(more: object) -> bool:
+        asked.append(1)
+        return next_level_fits
+
+    more = passes.second_pass(docs, work.tasks, system, 1, None, fits=fits)
+    ladder_len = len(system.ladders["colour"])
+    expected = (1, 2) if next_level_fits else tuple(range(1, ladder_len + 1))
+    assert {a.tried for d in more for a in d.pages} == {expected} and asked == [1]
+    assert all(any(c.spool_index == 2 for c in a.candidates) for d in more for a in d.pages)  # MRC q40
