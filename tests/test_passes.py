@@ -71,11 +71,10 @@ def test_first_pass_encodes_the_largest_originals_and_only_looks_at_the_rest(tmp
 def test_second_pass_encodes_the_next_rung_and_the_rest_only_if_that_does_not_fit(
     tmp_path: Path, next_level_fits: bool
 ) -> None:
+    from fixtures.pages import encode_jpeg, text_page
     from packager import documents
     from packager.intake import scan_case
     from packager.profiles import load_kinds, load_system_profile
-
-    from fixtures.pages import encode_jpeg, text_page
 
     system, kinds = load_system_profile(), load_kinds()
     (tmp_path / "case").mkdir()
