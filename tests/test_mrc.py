@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pikepdf
 import pytest
-from PIL import Image, ImageDraw
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image, ImageChops, ImageDraw
 
 from fixtures.pages import font, text_page
 from packager import mrc
@@ -57,7 +59,8 @@ def test_text_goes_to_the_mask_and_the_photo_stays_in_the_background(layers: mrc
     assert text[1820:2080, 170:730].mean() < 0.002
     # The background is at its own, lower dpi and has the text taken out: the banner area is blue.
     assert layers.background_dpi == pytest.approx(150, abs=1)
-    bg = np.asarray(layers.background, dtype=np.int16)
+    assert layers.background.mode == "YCbCr"  # JPEG's own space: the colour is filled at half resolution
+    bg = np.asarray(layers.background.convert("RGB"), dtype=np.int16)
     banner = bg[1530 * 3 // 4 : 1590 * 3 // 4, 200 * 3 // 4 : 1300 * 3 // 4]
     assert np.abs(banner - np.array([30, 60, 140])).max(axis=2).mean() < 40
 
@@ -135,3 +138,34 @@ def test_pdfium_poppler_and_ghostscript_render_it_alike(page: Image.Image, layer
 
 def test_same_page_same_bytes(layers: mrc.Layers) -> None:
     assert mrc.mrc_page_pdf(layers, 50) == mrc.mrc_page_pdf(layers, 50)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 255), min_size=1, max_size=400), st.floats(0, 100))
+def test_the_percentile_from_the_histogram_is_numpys(values: list[int], q: float) -> None:
+    image = Image.fromarray(np.array(values, dtype=np.uint8).reshape(1, -1), "L")
+    assert mrc._percentile(image, q) == pytest.approx(float(np.percentile(values, q)), abs=1e-9)
+
+
+def test_the_two_thirds_reduction_is_pillows_box_of_the_kept_pixels() -> None:
+    rng = np.random.default_rng(3)
+    grey = rng.integers(0, 256, (240, 300), dtype=np.uint8)
+    keep = rng.random((240, 300)) > 0.2
+    size = (200, 160)
+    p, w, clean = mrc._kept_thirds(grey, keep, size)
+    keep_img = Image.fromarray(keep.view(np.uint8) * np.uint8(255), "L")
+    premult = ImageChops.darker(Image.fromarray(grey, "L"), keep_img)
+    # Pillow rounds after each direction, numpy once: a level apart at most.
+    assert np.abs(p.astype(int) - np.asarray(premult.resize(size, Image.Resampling.BOX))).max() <= 1
+    assert np.abs(w.astype(int) - np.asarray(keep_img.resize(size, Image.Resampling.BOX))).max() <= 1
+    assert (clean == (np.asarray(keep_img.reduce(3)) == 255)).all()
+
+
+def test_a_300_dpi_page_gives_a_200_dpi_background_and_the_same_bytes_twice() -> None:
+    img, _ = text_page(300, colour_seal=True, seed=7)
+    first = mrc.segment(img.convert("RGB"), 300, 200)
+    again = mrc.segment(img.convert("RGB"), 300, 200)
+    assert first is not None and again is not None
+    assert first.background_dpi == pytest.approx(200, abs=0.5)
+    assert first.background.size == (round(img.width * 2 / 3), round(img.height * 2 / 3))
+    assert mrc.mrc_page_pdf(first, 65) == mrc.mrc_page_pdf(again, 65)
