@@ -250,7 +250,7 @@ def _fill(p: np.ndarray, w: np.ndarray) -> np.ndarray:
         cy = np.minimum(ys // 4, coarse.shape[0] - 1)
         cx = np.minimum(xs // 4, coarse.shape[1] - 1)
         values[thin] = (pp[thin] + c * coarse[cy, cx]) / (wf[thin][:, None] + c)
-    out = channels.copy()
+    out = channels if channels.flags.writeable else channels.copy()  # ours to change: no copy
     out[partial] = np.clip(np.rint(values), 0, 255).astype(np.uint8)
     return out.reshape(p.shape)
 
