@@ -151,8 +151,8 @@ def _spread(small: Image.Image, size: tuple[int, int]) -> Image.Image:
     return out if out.size == size else out.crop((0, 0, *size))
 
 
-# A pixel this far from its ground is neither ground nor (if not text) ink: "in between".
-_MID_TABLE = [0] * 15 + [255] * 241
+# A pixel further than this from its ground is neither ground nor (if not text) ink: "in between".
+MID_DISTANCE = 14
 
 
 def _text_mask(grey: Image.Image, dpi: float) -> tuple[np.ndarray, np.ndarray]:
@@ -175,13 +175,16 @@ def _text_mask(grey: Image.Image, dpi: float) -> tuple[np.ndarray, np.ndarray]:
         # tint or photo and the paper the map's threshold would fall below the paper (a bar of
         # paper pixels called "light text" along the photo's edge); the table keeps 255 there.
         text |= g > np.asarray(ground_full.point(_light_above(ground, contrast)))
-    # Photo blocks (~2 mm): many in-between pixels (neither ground nor ink) per ink pixel.
-    # Counted by Pillow on 0/255 images (its reduce is the block mean).
-    text_img = _l_image(text)
-    mid = ImageChops.subtract(ImageChops.difference(grey, ground_full).point(_MID_TABLE), text_img)
+    # Photo blocks (~2 mm): many in-between pixels (neither ground nor ink) per ink pixel,
+    # counted by Pillow's reduce (the block mean) on 0/255 images. In place where it can be:
+    # each new full-size array or image costs its page faults (~3× Pillow's own work here).
+    mid = np.asarray(ImageChops.difference(grey, ground_full)) > MID_DISTANCE
+    np.greater(mid, text, out=mid)  # and not text
+    mid_255 = mid.view(np.uint8)
+    np.multiply(mid_255, np.uint8(255), out=mid_255)
     b = max(2, round(dpi / 12))
-    n_mid = np.asarray(mid.reduce(b), dtype=np.float32)
-    n_ink = np.asarray(text_img.reduce(b), dtype=np.float32)
+    n_mid = np.asarray(Image.fromarray(mid_255, "L").reduce(b), dtype=np.float32)
+    n_ink = np.asarray(_l_image(text).reduce(b), dtype=np.float32)
     photo = n_mid > PHOTO_MID_RATIO * n_ink + 255 / 16
     if photo.any():
         photo = np.asarray(_l_image(photo).filter(ImageFilter.MaxFilter(3))) > 0
@@ -191,13 +194,15 @@ def _text_mask(grey: Image.Image, dpi: float) -> tuple[np.ndarray, np.ndarray]:
 
 def _clustered(mask: np.ndarray) -> np.ndarray:
     """Pixels with at least two of 8 neighbours also set: lone scanner specks drop."""
-    m = mask.view(np.uint8)
-    p = np.pad(m, 1)
-    h, w = m.shape
-    n = p[0:h, 0:w].copy()  # summed in place: each full-size temporary costs its page faults
-    for dy, dx in ((0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1), (2, 2)):
-        n += p[dy : dy + h, dx : dx + w]
-    return mask & (n >= 2)
+    p = np.pad(mask.view(np.uint8), 1)
+    # The 3×3 sums, rows then columns, in place (each full-size temporary costs its page faults).
+    rows = p[:-2].copy()
+    rows += p[1:-1]
+    rows += p[2:]
+    n = rows[:, :-2].copy()
+    n += rows[:, 1:-1]
+    n += rows[:, 2:]
+    return mask & (n >= 3)  # itself and two neighbours
 
 
 # A cell with at least this share of its pixels kept is its own mean.
