@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 PageClassName = Literal["blank", "bilevel", "grey", "colour"]
-EncodingMethod = Literal["original", "lossless", "flate-grey2", "g4", "jpeg-grey", "jpeg-colour", "mrc"]
+EncodingMethod = Literal["original", "lossless", "flate-grey4", "flate-grey2", "g4", "jpeg-grey", "jpeg-colour", "mrc"]
 Destination = Literal["upload", "mail"]
 
 
@@ -117,7 +117,7 @@ class Encoding:
             return "original"
         if self.method == "mrc":
             return f"mrc@{self.dpi}/{self.background_dpi}q{self.quality}"
-        if self.method in ("g4", "flate-grey2", "lossless"):
+        if self.method in ("g4", "flate-grey2", "flate-grey4", "lossless"):
             return f"{self.method}@{self.dpi}"
         return f"{self.method}@{self.dpi}q{self.quality}"
 

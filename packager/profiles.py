@@ -180,7 +180,11 @@ class SystemProfile:
     page_memory_limit_mb: int = 3000  # a worker's address space; 0: no limit
 
 
-_METHODS_BY_CLASS = {"bilevel": {"flate-grey2", "g4"}, "grey": {"jpeg-grey", "mrc"}, "colour": {"jpeg-colour", "mrc"}}
+_METHODS_BY_CLASS = {
+    "bilevel": {"flate-grey4", "flate-grey2", "g4"},  # text pages: grey levels of the strokes, or none
+    "grey": {"jpeg-grey", "mrc"},
+    "colour": {"jpeg-colour", "mrc"},
+}
 
 
 def _load_ladder(t: Table, key: str, min_dpi: int, max_dpi: int) -> tuple[Encoding, ...]:

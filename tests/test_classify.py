@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
+from fixtures.documents import _NOTES
 from fixtures.pages import blank_page, font, photo_page, text_page
-from packager.classify import binarise, classify_page
+from packager.classify import binarise, classify_page, four_levels, grey_levels, thin_strokes
 
 DPI = 150  # the classifier works on a ~100 dpi thumbnail; 150 keeps the tests quick
 
@@ -91,6 +92,60 @@ def test_binarise_keeps_thin_strokes() -> None:
     dark = (grey < 128).mean()
     # The threshold sits towards the paper: at least as much ink as a midpoint cut, not a blot.
     assert dark * 0.95 <= ink <= dark * 3
+
+
+def test_sixteen_levels_whiten_paper_and_grade_the_stroke_edges() -> None:
+    image, _ = text_page(300, seed=3, size_mm=(105, 74), pt=7, faint=True)
+    grey = np.asarray(image.convert("L"))
+    levels = np.asarray(grey_levels(image, 16))
+    assert levels.dtype == np.uint8 and levels.max() == 15 and levels.min() == 0
+    assert (levels == 15).mean() > 0.85  # the scanner's paper tint and noise are white
+    edges = (levels > 0) & (levels < 15)
+    assert len(np.unique(levels[edges])) == 14  # every level in between holds some stroke edge
+    # Finer than four levels: pixels four levels put on one level are told apart here.
+    four = np.asarray(four_levels(image))
+    assert any(len(np.unique(levels[four == k])) >= 4 for k in (1, 2))
+    # Monotone: a darker source pixel never gets a lighter level.
+    order = np.argsort(grey, axis=None, kind="stable")
+    assert np.all(np.diff(levels.ravel()[order].astype(int)) >= 0)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_thin_strokes_tell_fine_soft_print_from_ordinary_print(seed: int) -> None:
+    """6.5 pt notes on a slightly soft scan are thin print (sixteen grey levels pay there);
+    10.5 pt print on the same scanner, a 1-bit scan and a blank page are not."""
+    notes, _ = text_page(300, lines=[n[:40] for n in _NOTES[:8]], pt=6.5, seed=seed, size_mm=(148, 105))
+    letter, _ = text_page(300, lines=[n[:40] for n in _NOTES[:8]], pt=10.5, seed=seed, size_mm=(148, 105))
+    soft = ImageFilter.GaussianBlur(0.6)
+    assert thin_strokes(notes.filter(soft))
+    assert not thin_strokes(letter.filter(soft))
+    assert not thin_strokes(binarise(notes))  # no grey edges at all
+    assert not thin_strokes(blank_page(300, noise=True, seed=seed))
+
+
+def test_four_levels_are_grey_levels_at_four() -> None:
+    """four_levels is grey_levels(…, 4): pixel for pixel, so its rung's bytes are as before."""
+    image, _ = text_page(300, seed=7, size_mm=(60, 40), pt=8)
+    assert np.array_equal(np.asarray(four_levels(image)), np.asarray(grey_levels(image, 4)))
+    assert set(np.unique(np.asarray(four_levels(image)))) == {0, 1, 2, 3}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 200),
+    st.integers(100, 255),
+    st.sampled_from([2, 4, 16]),
+)
+def test_grey_levels_keep_the_order_of_any_page(seed: int, ink: int, paper: int, count: int) -> None:
+    """Whatever the page (even ink lighter than the usual paper, or one flat tone), levels
+    stay in 0…count−1 and a darker pixel never gets a lighter level."""
+    rng = np.random.default_rng(seed)
+    grey = rng.integers(min(ink, paper), max(ink, paper) + 1, size=(40, 60), dtype=np.uint8)
+    levels = np.asarray(grey_levels(Image.fromarray(grey, "L"), count)).astype(int)
+    assert levels.min() >= 0 and levels.max() <= count - 1
+    order = np.argsort(grey, axis=None, kind="stable")
+    assert np.all(np.diff(levels.ravel()[order]) >= 0)
 
 
 def test_tiny_image_classifies() -> None:

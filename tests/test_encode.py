@@ -1,4 +1,4 @@
-"""encode: every rung of a page's ladder, measured; four grey levels and G4 for text pages."""
+"""encode: every rung of a page's ladder, measured; sixteen and four grey levels and G4 for text pages."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pikepdf
-from PIL import Image
+from PIL import Image, ImageFilter
 
+from fixtures.documents import _NOTES
 from fixtures.pages import id_photo, text_page
-from packager.classify import binarise, four_levels
+from packager.classify import binarise, four_levels, grey_levels
 from packager.encode import PageTask, analyse_page, encode_image, spool_path
 from packager.intake import scan_case
 from packager.model import Encoding, PageAnalysis
@@ -49,23 +50,52 @@ def test_four_levels_whitens_paper_and_keeps_faint_strokes() -> None:
     assert ((levels == 1) | (levels == 2)).sum() > 0.2 * (levels == 0).sum()
 
 
-def test_text_page_gets_four_levels_then_g4(tmp_path: Path) -> None:
+def _notes_page(seed: int) -> Image.Image:
+    """6.5 pt notes as a slightly soft scan: strokes about as wide as their grey edges."""
+    image, _ = text_page(300, lines=[n[:40] for n in _NOTES[:8]], pt=6.5, seed=seed, size_mm=(148, 105))
+    return image.filter(ImageFilter.GaussianBlur(0.6))
+
+
+def test_text_page_gets_sixteen_then_four_levels_then_g4(tmp_path: Path) -> None:
     case = tmp_path / "case"
     case.mkdir()
-    image, _ = text_page(300, seed=1, pt=8)
+    image = _notes_page(seed=1)
     image.save(case / "contract.tif", compression="tiff_lzw", dpi=(300, 300))  # no stream to keep
-    analysis = _analyse(case, "contract.tif", tmp_path / "spool")
+    analysis = _analyse(case, "contract.tif", tmp_path / "spool", rungs=(1, 2, 3))
     assert analysis.page_class.name == "bilevel"
     labels = [c.encoding.label for c in analysis.candidates]
-    assert labels == ["flate-grey2@300", "g4@300"]
-    grey2, g4 = analysis.candidates
-    assert g4.bytes_ < grey2.bytes_ < 6 * g4.bytes_  # four levels cost a few times G4, far below JPEG
-    with pikepdf.open(spool_path(tmp_path / "spool", "t0", 1)) as pdf:
-        (raw,) = pdf.pages[0].images.values()
-        assert raw.BitsPerComponent == 2 and raw.ColorSpace == "/DeviceGray" and raw.Filter == "/FlateDecode"
-        shown = pikepdf.PdfImage(raw).as_pil_image()
-        assert shown.size == image.size
-        assert set(np.unique(np.asarray(shown.convert("L")))) <= {0, 85, 170, 255}
+    assert labels == ["flate-grey4@300", "flate-grey2@300", "g4@300"]
+    grey4, grey2, g4 = analysis.candidates
+    # Each rung smaller than the one above; four levels cost a few times G4, sixteen a few times four.
+    assert g4.bytes_ < grey2.bytes_ < 6 * g4.bytes_
+    assert grey2.bytes_ < grey4.bytes_ < 6 * grey2.bytes_
+    for index, bits in ((1, 4), (2, 2)):
+        with pikepdf.open(spool_path(tmp_path / "spool", "t0", index)) as pdf:
+            (raw,) = pdf.pages[0].images.values()
+            assert raw.BitsPerComponent == bits and raw.ColorSpace == "/DeviceGray" and raw.Filter == "/FlateDecode"
+            shown = np.asarray(pikepdf.PdfImage(raw).as_pil_image().convert("L"))
+            assert shown.shape == (image.height, image.width)
+            step = 255 // (2**bits - 1)  # level k is shown as k·17 (4 bits) or k·85 (2 bits)
+            assert set(np.unique(shown)) == {k * step for k in range(2**bits)}  # every level used
+
+
+def test_first_pass_gives_sixteen_levels_to_thin_print_only(tmp_path: Path) -> None:
+    """The first pass makes both grey rungs of a page of thin print (first_pass bilevel = 2: a
+    case that fits only with some pages at four levels needs no second pass); a page of
+    ordinary print gets four levels only, and sixteen count as tried (no later pass makes them)."""
+    case = tmp_path / "case"
+    case.mkdir()
+    _notes_page(seed=5).save(case / "notes.tif", compression="tiff_lzw", dpi=(300, 300))
+    letter, _ = text_page(300, seed=5, size_mm=(148, 105), pt=10.5)
+    letter.save(case / "letter.tif", compression="tiff_lzw", dpi=(300, 300))
+    notes = _analyse(case, "notes.tif", tmp_path / "spool", rungs=None)
+    assert [(c.encoding.label, c.spool_index) for c in notes.candidates] == [
+        ("flate-grey4@300", 1),
+        ("flate-grey2@300", 2),
+    ]
+    plain = _analyse(case, "letter.tif", tmp_path / "spool2", rungs=None)
+    assert [(c.encoding.label, c.spool_index) for c in plain.candidates] == [("flate-grey2@300", 2)]
+    assert plain.tried == (1, 2)
 
 
 def test_two_valued_source_gets_lossless_g4_at_its_own_pixels(tmp_path: Path) -> None:
@@ -77,12 +107,13 @@ def test_two_valued_source_gets_lossless_g4_at_its_own_pixels(tmp_path: Path) ->
     bilevel = binarise(image)
     bilevel.save(case / "register.tif", compression="tiff_lzw", dpi=(300, 300))
     bilevel.resize((2828, 4000)).save(case / "typewriter.tif")  # no dpi tag: fitted to A4, ~342 dpi
-    analysis = _analyse(case, "register.tif", tmp_path / "spool", rungs=None)  # first pass: rung 1
-    assert [(c.encoding.label, c.spool_index) for c in analysis.candidates] == [("g4@300", 1)]
-    with Image.open(io.BytesIO(_only_image_bytes(spool_path(tmp_path / "spool", "t0", 1)))) as im:
+    analysis = _analyse(case, "register.tif", tmp_path / "spool", rungs=None)  # first pass: rungs 1–2
+    # No grey edges: sixteen levels do not apply, and four levels become G4.
+    assert [(c.encoding.label, c.spool_index) for c in analysis.candidates] == [("g4@300", 2)]
+    with Image.open(io.BytesIO(_only_image_bytes(spool_path(tmp_path / "spool", "t0", 2)))) as im:
         assert np.array_equal(np.asarray(im.convert("L")), np.asarray(bilevel.convert("L")))
     analysis = _analyse(case, "typewriter.tif", tmp_path / "spool2", rungs=None)
-    (only,) = analysis.candidates
+    (only,) = analysis.candidates  # the best rung that applies keeps every pixel
     assert only.encoding.method == "g4" and (only.width_px, only.height_px) == (2828, 4000)
 
 
@@ -102,6 +133,11 @@ def test_encode_image_g4_and_four_levels_are_lossless_to_their_reduction() -> No
     png = Image.open(io.BytesIO(encode_image(image, Encoding("flate-grey2", dpi=300))))
     # Read back as 8-bit grey: level k of 0–3 is shown as 85·k.
     assert np.array_equal(np.asarray(png), np.asarray(four_levels(image)) * 85)
+    data = encode_image(image, Encoding("flate-grey4", dpi=300))
+    assert data[24] == 4  # the PNG header's bit depth: 4 bits a pixel, as the PDF will hold it
+    png = Image.open(io.BytesIO(data))
+    # Level k of 0–15 is shown as 17·k.
+    assert np.array_equal(np.asarray(png), np.asarray(grey_levels(image, 16)) * 17)
 
 
 def test_png_is_kept_as_it_is_when_it_can_be(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 from packager.checklist import checklist_for, load_application_profiles, match_checklist
 from packager.cli import main
 from packager.errors import ExitCode, ProfileError
-from packager.profiles import profiles_dir
+from packager.profiles import load_system_profile, profiles_dir
 from packager.profiles_text import (
     checklist_record,
     display_width,
@@ -253,13 +253,23 @@ def test_script_reports_a_half_pasted_marker(tmp_path: Path, capsys: pytest.Capt
     assert "profile-table:end" in capsys.readouterr().err
 
 
-def test_four_grey_levels_are_a_bilevel_rung_only(tmp_path: Path) -> None:
-    """flate-grey2 is for text pages: a colour ladder that names it is refused with its key."""
+@pytest.mark.parametrize("method", ["flate-grey2", "flate-grey4"])
+def test_grey_levels_are_a_bilevel_rung_only(tmp_path: Path, method: str) -> None:
+    """flate-grey2/4 are for text pages: a colour ladder that names one is refused with its key."""
     path = tmp_path / "ours.toml"
     text = (profiles_dir() / "systems/isa-2026.toml").read_text(encoding="utf-8")
     old = '{ method = "jpeg-colour", dpi = 300, quality = 80 }'
-    path.write_text(text.replace(old, '{ method = "flate-grey2", dpi = 300 }'), encoding="utf-8")
+    path.write_text(text.replace(old, f'{{ method = "{method}", dpi = 300 }}'), encoding="utf-8")
     with pytest.raises(ProfileError) as info:
         render_profile(str(path))
     assert info.value.key == "ladder.colour[2].method"  # after the two MRC rungs
-    assert "flate-grey2" in str(info.value)
+    assert method in str(info.value)
+
+
+def test_text_ladders_start_with_sixteen_then_four_grey_levels_both_in_the_first_pass() -> None:
+    """The shipped profiles: sixteen levels, four, then G4; the first pass makes both grey rungs
+    (a case of many text pages fits at four levels with no second pass, bench/README.md)."""
+    for name in ("isa-2026", "isa-legacy"):
+        system = load_system_profile(name)
+        assert [r.label for r in system.ladders["bilevel"]] == ["flate-grey4@300", "flate-grey2@300", "g4@300"]
+        assert system.first_pass_rungs == {"bilevel": 2, "grey": 1, "colour": 1}
