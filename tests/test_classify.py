@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from fixtures.documents import _NOTES
 from fixtures.pages import blank_page, font, photo_page, text_page
-from packager.classify import binarise, classify_page, four_levels, grey_levels, thin_strokes
+from packager.classify import _above, _below, binarise, classify_page, clustered, four_levels, grey_levels, thin_strokes
 
 DPI = 150  # the classifier works on a ~100 dpi thumbnail; 150 keeps the tests quick
 
@@ -150,3 +150,26 @@ def test_grey_levels_keep_the_order_of_any_page(seed: int, ink: int, paper: int,
 
 def test_tiny_image_classifies() -> None:
     assert classify_page(Image.new("L", (20, 20), 255), 100).name == "blank"
+
+
+def _clustered_by_definition(mask: np.ndarray) -> np.ndarray:
+    padded = np.pad(mask.astype(np.int32), 1)
+    h, w = mask.shape
+    neighbours = sum(
+        padded[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx
+    )
+    return mask & (neighbours >= 2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 40), st.floats(0, 1), st.integers(0, 2**32 - 1))
+def test_clustered_keeps_pixels_with_two_set_neighbours(h: int, w: int, density: float, seed: int) -> None:
+    mask = np.random.default_rng(seed).random((h, w)) < density
+    assert np.array_equal(clustered(mask), _clustered_by_definition(mask))
+
+
+@given(st.floats(-300, 600, allow_nan=False))
+def test_integer_thresholds_compare_like_the_float(t: float) -> None:
+    values = np.arange(256, dtype=np.int16)
+    assert np.array_equal(values < _below(t), values < t)
+    assert np.array_equal(values > _above(t), values > t)

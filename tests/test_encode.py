@@ -12,7 +12,7 @@ from PIL import Image, ImageFilter
 from fixtures.documents import _NOTES
 from fixtures.pages import id_photo, text_page
 from packager.classify import binarise, four_levels, grey_levels
-from packager.encode import PageTask, analyse_page, encode_image, spool_path
+from packager.encode import PageTask, _image_pdf, analyse_page, encode_image, original_page_pdf, spool_path
 from packager.intake import scan_case
 from packager.model import Encoding, PageAnalysis
 from packager.pages import describe_pages
@@ -251,3 +251,21 @@ def test_a_page_only_looked_at_gets_its_mrc_rung_when_encoded_later(tmp_path: Pa
     assert isinstance(later, PageAnalysis)
     assert [c.encoding.label for c in later.candidates] == ["original", "mrc@300/200q65"]
     assert later.tried == (1,)
+
+
+def test_only_a_source_jpeg_is_turned_by_its_exif_orientation(tmp_path: Path) -> None:
+    """img2pdf honours a camera JPEG's EXIF rotation in the original; the images encoded here are
+    upright already and are embedded as they are (it does not look at them)."""
+    case = tmp_path / "case"
+    case.mkdir()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to view"
+    Image.new("RGB", (400, 300), "white").save(case / "card.jpg", exif=exif.tobytes(), dpi=(300, 300))
+    page = describe_pages(next(i for i in scan_case(case, SYSTEM).inputs if i.path == "card.jpg"), SYSTEM)[0]
+    original = original_page_pdf(page)
+    assert original is not None
+    with pikepdf.open(io.BytesIO(original)) as pdf:
+        assert int(pdf.pages[0].obj.get("/Rotate", 0)) == 90
+    encoded = _image_pdf(encode_image(Image.new("L", (400, 300), 255), Encoding("flate-grey2", dpi=300)), 300)
+    with pikepdf.open(io.BytesIO(encoded)) as pdf:
+        assert int(pdf.pages[0].obj.get("/Rotate", 0)) == 0
