@@ -7,7 +7,7 @@ scanned at a known dpi), decoded at 300 dpi as a build does, each version runs
 `segment(image, 300, 200)` + `mrc_page_pdf(layers, 65)` — the first-pass MRC rung of the
 profiles. The two versions alternate on each page (same load for both; the machine is
 shared), each time is the best of --repeat runs. Printed per page: both wall times, both
-PDFs' bytes (q65 and q40), and the mask pixels that differ as a share of A's text pixels;
+PDFs' bytes (q65 and q40), and the text pixels B drops and adds, as shares of A's text pixels;
 then the means, and the speed-up in wall and CPU time (CPU time is steadier under load).
 """
 
@@ -98,18 +98,20 @@ def compare(ref: ModuleType, label: str, image: Image.Image, dpi: float, repeat:
             out[key] = (layers, data)
     (la, da), (lb, db) = out["a"], out["b"]
     if la is None or lb is None:
-        print(f"{label[-44:]:44} no text found: A {la is None}, B {lb is None}")
+        print(f"{label[-48:]:48} no text found: A {la is None}, B {lb is None}")
         return None
     ma, mb = np.asarray(la.mask, dtype=bool), np.asarray(lb.mask, dtype=bool)
     row = {
         "wall_a": wall["a"], "wall_b": wall["b"], "cpu_a": cpu["a"], "cpu_b": cpu["b"],
         "a65": len(da), "b65": len(db),
         "a40": len(ref.mrc_page_pdf(la, QUALITIES[1])), "b40": len(ours.mrc_page_pdf(lb, QUALITIES[1])),
-        "differ": int(np.count_nonzero(ma != mb)), "text": int(np.count_nonzero(~ma)), "pixels": ma.size,
+        "dropped": int(np.count_nonzero(mb & ~ma)), "added": int(np.count_nonzero(ma & ~mb)),  # mask: text = 0
+        "text": int(np.count_nonzero(~ma)), "pixels": ma.size,
     }  # fmt: skip
     print(
-        f"{label[-44:]:44} {row['wall_a']:6.3f} {row['wall_b']:6.3f} {row['a65']:8d} {row['b65']:8d} "
-        f"{row['a40']:8d} {row['b40']:8d} {row['differ'] / max(1, row['text']):7.2%}"
+        f"{label[-48:]:48} {row['wall_a']:6.3f} {row['wall_b']:6.3f} {row['a65']:8d} {row['b65']:8d} "
+        f"{row['a40']:8d} {row['b40']:8d} {row['dropped'] / max(1, row['text']):7.2%} "
+        f"{row['added'] / max(1, row['text']):7.2%}"
     )
     return row
 
@@ -125,7 +127,9 @@ def main() -> int:
     ref = load_ref(args.ref, tmp)
     work = args.work or tmp
     print(f"A = {args.ref}'s packager/mrc.py, B = this tree's; load average {os.getloadavg()[0]:.2f}")
-    print(f"{'page':44} {'A s':>6} {'B s':>6} {'A q65':>8} {'B q65':>8} {'A q40':>8} {'B q40':>8} {'mask Δ':>7}")
+    heads = ("A s", "B s", "A q65", "B q65", "A q40", "B q40", "mask −", "mask +")
+    widths = (6, 6, 8, 8, 8, 8, 7, 7)
+    print(f"{'page':48} " + " ".join(f"{h:>{w}}" for h, w in zip(heads, widths, strict=True)))
     rows = []
     for size in args.sizes:
         case = work / size / "case"
@@ -140,9 +144,9 @@ def main() -> int:
     n = len(rows)
     total = {k: sum(r[k] for r in rows) for k in rows[0]}
     print(
-        f"{'mean of ' + str(n) + ' pages':44} {total['wall_a'] / n:6.3f} {total['wall_b'] / n:6.3f} "
+        f"{'mean of ' + str(n) + ' pages':48} {total['wall_a'] / n:6.3f} {total['wall_b'] / n:6.3f} "
         f"{total['a65'] // n:8d} {total['b65'] // n:8d} {total['a40'] // n:8d} {total['b40'] // n:8d} "
-        f"{total['differ'] / total['text']:7.2%}"
+        f"{total['dropped'] / total['text']:7.2%} {total['added'] / total['text']:7.2%}"
     )
     print(
         f"speed-up: wall {total['wall_a'] / total['wall_b']:.2f}×, CPU {total['cpu_a'] / total['cpu_b']:.2f}× "
@@ -151,7 +155,8 @@ def main() -> int:
         f"{min(r['b65'] / r['a65'] for r in rows):.3f}–{max(r['b65'] / r['a65'] for r in rows):.3f}"
     )
     print(
-        f"mask Δ: pixels that differ / A's text pixels ({total['differ'] / total['pixels']:.4%} of all pixels); "
+        f"mask −/+: A's text pixels B does not have / B's text pixels A does not have, as shares of A's text "
+        f"pixels (together {(total['dropped'] + total['added']) / total['pixels']:.4%} of all pixels); "
         f"load average after {os.getloadavg()[0]:.2f}"
     )
     return 0
