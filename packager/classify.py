@@ -199,16 +199,27 @@ def four_levels(grey: Image.Image) -> Image.Image:
     return grey_levels(grey, 4)
 
 
-def grey_levels(grey: Image.Image, count: int) -> Image.Image:
+def sixteen_levels(grey: Image.Image) -> Image.Image:
+    """Thin print → sixteen grey levels (mode L holding 0–15), paper white from 16 below it.
+
+    Four levels leave 6.5 pt notes at +5 pp OCR error (typical bundle, financial statements
+    page 6, median of three readings). Sixteen keep the stroke edges those need — but with four
+    levels' paper margin (8) they also resolve the paper's noise just below it into speckle
+    (levels 13–14, 50,000 pixels on that page), which moved tesseract's layout analysis: the heavy
+    bundle's notes page read +10.9 pp (so did JPEG q80). Paper from 16 below it is white: the
+    four notes pages of typical and heavy read −1.5 … +1.5 pp, at 45 % fewer bytes.
+    """
+    return grey_levels(grey, 16, paper_noise=2 * PAPER_NOISE)
+
+
+def grey_levels(grey: Image.Image, count: int, *, paper_noise: int = PAPER_NOISE) -> Image.Image:
     """Text page → `count` grey levels (mode L holding 0 = ink … count − 1 = paper).
 
-    The ink's mean to just below the paper is stretched over the levels, darker clipped to ink
-    and lighter to paper (four_levels says why). More levels keep finer stroke edges: four
-    leave 6.5 pt notes at +5 pp OCR error (typical bundle, financial statements page 6: 5.6 %
-    → 10.6 %, median of three readings), sixteen read them as the source does (4.5 %).
+    The ink's mean to `paper_noise` below the paper is stretched over the levels, darker clipped
+    to ink and lighter to paper (four_levels says why).
     """
     grey = _as_grey(grey)
-    return grey.point(_levels_lut(np.asarray(grey.histogram(), dtype=np.float64), count))
+    return grey.point(_levels_lut(np.asarray(grey.histogram(), dtype=np.float64), count, paper_noise))
 
 
 def thin_strokes(grey: Image.Image) -> bool:
@@ -219,7 +230,7 @@ def thin_strokes(grey: Image.Image) -> bool:
     fifth of the time — it runs on every text page the first pass encodes).
 
     Measured on the generated bundles at 300 dpi: the 6.5–7 pt notes pages 1.06–1.10 (four
-    levels read one of them at +5 pp, sixteen at −1.2 pp); every other text page (typical's 19,
+    levels read one of them at +5 pp, sixteen at −1.5 pp); every other text page (typical's 19,
     heavy's 81) 0.93 or less, where four levels read within +2.8 pp (typical, every page; heavy
     within +1.8 pp on every 2nd page, bench/README.md).
     """
@@ -230,14 +241,14 @@ def thin_strokes(grey: Image.Image) -> bool:
     return bool(edge > THIN_STROKE_EDGE_RATIO * ink > 0)
 
 
-def _levels_lut(hist: np.ndarray, count: int) -> list[int]:
+def _levels_lut(hist: np.ndarray, count: int, paper_noise: int = PAPER_NOISE) -> list[int]:
     """The grey → level table of grey_levels for a page with this histogram."""
     t = int(_otsu(hist))
     paper = hist_percentile(hist, 90)
     levels = np.arange(256, dtype=np.float64)
     ink_pixels = hist[:t].sum()
     ink = float((hist[:t] * levels[:t]).sum() / ink_pixels) if ink_pixels else 0.0
-    white = max(ink + 1.0, paper - PAPER_NOISE)
+    white = max(ink + 1.0, paper - paper_noise)
     scaled = np.clip((levels - ink) / (white - ink), 0.0, 1.0)
     return [int(v) for v in np.rint(scaled * (count - 1))]
 

@@ -11,7 +11,7 @@ from PIL import Image, ImageFilter
 
 from fixtures.documents import _NOTES
 from fixtures.pages import id_photo, text_page
-from packager.classify import binarise, four_levels, grey_levels
+from packager.classify import binarise, four_levels, sixteen_levels
 from packager.encode import PageTask, _image_pdf, analyse_page, encode_image, original_page_pdf, spool_path
 from packager.intake import scan_case
 from packager.model import Encoding, PageAnalysis
@@ -137,7 +137,7 @@ def test_encode_image_g4_and_four_levels_are_lossless_to_their_reduction() -> No
     assert data[24] == 4  # the PNG header's bit depth: 4 bits a pixel, as the PDF will hold it
     png = Image.open(io.BytesIO(data))
     # Level k of 0–15 is shown as 17·k.
-    assert np.array_equal(np.asarray(png), np.asarray(grey_levels(image, 16)) * 17)
+    assert np.array_equal(np.asarray(png), np.asarray(sixteen_levels(image)) * 17)
 
 
 def test_png_is_kept_as_it_is_when_it_can_be(tmp_path: Path) -> None:
