@@ -155,7 +155,7 @@ def _spread(small: Image.Image, size: tuple[int, int]) -> Image.Image:
 MID_DISTANCE = 14
 
 
-def _text_mask(grey: Image.Image, dpi: float) -> tuple[np.ndarray, np.ndarray]:
+def _text_mask(grey: Image.Image, g: np.ndarray, dpi: float) -> tuple[np.ndarray, np.ndarray]:
     """Text pixels (bool), and the ground at 1/MAP_STEP of the resolution (uint8).
 
     The thresholds depend only on the ground, so they are computed per block and enlarged
@@ -163,7 +163,6 @@ def _text_mask(grey: Image.Image, dpi: float) -> tuple[np.ndarray, np.ndarray]:
     ground = _ground(grey, dpi).astype(np.int16)
     ink = _percentile(grey.reduce(4), 1)  # the darkest ink on the page
     contrast = np.maximum(MIN_CONTRAST, CONTRAST_SHARE * np.maximum(ground - ink, 0))
-    g = np.asarray(grey)
     small = (-(-grey.width // MAP_STEP), -(-grey.height // MAP_STEP))
     # Thresholds enlarged bilinearly, not block by block: a step at a block edge next to a photo
     # or a tint would turn a line of paper pixels into "light text" (a white seam in the mask).
@@ -174,7 +173,8 @@ def _text_mask(grey: Image.Image, dpi: float) -> tuple[np.ndarray, np.ndarray]:
         # From the enlarged ground through a table, not an enlarged threshold map: between a dark
         # tint or photo and the paper the map's threshold would fall below the paper (a bar of
         # paper pixels called "light text" along the photo's edge); the table keeps 255 there.
-        text |= g > np.asarray(ground_full.point(_light_above(ground, contrast)))
+        # (The table applied before spreading: the same values, on 1/16 of the pixels.)
+        text |= g > np.asarray(_spread(ground_small.point(_light_above(ground, contrast)), grey.size))
     # Photo blocks (~2 mm): many in-between pixels (neither ground nor ink) per ink pixel,
     # counted by Pillow's reduce (the block mean) on 0/255 images. In place where it can be:
     # each new full-size array or image costs its page faults (~3× Pillow's own work here).
@@ -295,7 +295,9 @@ def _kept_thirds(g: np.ndarray, keep: np.ndarray, size: tuple[int, int]) -> tupl
     return p[: size[1], : size[0]], wt[: size[1], : size[0]], clean
 
 
-def _background(image: Image.Image, grey: Image.Image, keep: np.ndarray, size: tuple[int, int]) -> Image.Image:
+def _background(
+    image: Image.Image, grey: Image.Image, g: np.ndarray, keep: np.ndarray, size: tuple[int, int]
+) -> Image.Image:
     """The page at `size` with the pixels not in `keep` (bool) replaced by the colour around
     them: L for a grey page; YCbCr for a colour page — JPEG's own space, which keeps the colour
     at half the resolution anyway (4:2:0): only the luma is filled at the background's full
@@ -303,7 +305,7 @@ def _background(image: Image.Image, grey: Image.Image, keep: np.ndarray, size: t
     half = (-(-size[0] // 2), -(-size[1] // 2))
     clean: np.ndarray | None = None
     if size == (round(image.width * 2 / 3), round(image.height * 2 / 3)):
-        p, w, clean = _kept_thirds(np.asarray(grey), keep, size)
+        p, w, clean = _kept_thirds(g, keep, size)
     else:
         # Box means of premultiplied luma and of the weight: their ratio is the mean of the kept
         # pixels under each cell (the premultiplication is exact: weights are 0 or 255).
@@ -407,7 +409,8 @@ def segment(image: Image.Image, dpi: float, background_dpi: float) -> Layers | N
     """Split a page (RGB or L, at `dpi`) into MRC layers; None when it carries no text to
     separate (then the page keeps its other rungs)."""
     grey = image.convert("L") if image.mode != "L" else image
-    text, ground_small = _text_mask(grey, dpi)
+    g = np.asarray(grey)  # once: a full-size copy
+    text, ground_small = _text_mask(grey, g, dpi)
     count = int(np.count_nonzero(text))
     fraction = count / (image.width * image.height)
     if fraction < MIN_TEXT_FRACTION:
@@ -417,7 +420,7 @@ def segment(image: Image.Image, dpi: float, background_dpi: float) -> Layers | N
     size = (max(1, round(image.width * bg_dpi / dpi)), max(1, round(image.height * bg_dpi / dpi)))
     # The anti-aliased rim of each stroke goes with the text: left in the background it
     # would draw a halo, and cost the JPEG the edges MRC takes out.
-    background = _background(image, grey, ~_dilate(text), size)
+    background = _background(image, grey, g, ~_dilate(text), size)
     mask = Image.fromarray(~text)  # mode "1": text = 0
     colour = fg.getpixel((0, 0))
     colour_t = colour if isinstance(colour, tuple) else (int(colour),)  # type: ignore[arg-type]
