@@ -145,10 +145,15 @@ def _smooth(small: np.ndarray, size: tuple[int, int]) -> Image.Image:
 MAP_STEP = 4
 
 
-def _spread(small: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """Each value of a 1/MAP_STEP-size map over MAP_STEP × MAP_STEP pixels, cropped to `size`."""
-    out = small.resize((small.width * MAP_STEP, small.height * MAP_STEP), Image.Resampling.NEAREST)
-    return out if out.size == size else out.crop((0, 0, *size))
+def _spread(small: Image.Image, shape: tuple[int, int]) -> np.ndarray:
+    """Each value of a 1/MAP_STEP-size map over MAP_STEP × MAP_STEP pixels, cropped to `shape`
+    (rows, columns): one row repeated, then copied down — ~3× faster than Pillow's nearest
+    resize and its conversion to numpy, the same values."""
+    values = np.asarray(small)
+    out = np.empty((values.shape[0], MAP_STEP, values.shape[1] * MAP_STEP), np.uint8)
+    out[:, 0] = np.repeat(values, MAP_STEP, axis=1)
+    out[:, 1:] = out[:, :1]
+    return out.reshape(values.shape[0] * MAP_STEP, -1)[: shape[0], : shape[1]]
 
 
 # A pixel further than this from its ground is neither ground nor (if not text) ink: "in between".
@@ -166,15 +171,15 @@ def _text_mask(grey: Image.Image, g: np.ndarray, dpi: float) -> tuple[np.ndarray
     small = (-(-grey.width // MAP_STEP), -(-grey.height // MAP_STEP))
     # Thresholds enlarged bilinearly, not block by block: a step at a block edge next to a photo
     # or a tint would turn a line of paper pixels into "light text" (a white seam in the mask).
-    text = g < np.asarray(_spread(_smooth(ground - contrast, small), grey.size))
+    text = g < _spread(_smooth(ground - contrast, small), g.shape)
     ground_small = _smooth(ground, small)
-    ground_full = _spread(ground_small, grey.size)
+    ground_full = Image.fromarray(np.ascontiguousarray(_spread(ground_small, g.shape)), "L")
     if ground.min() < DARK_GROUND:  # inverted text is looked for only on a dark ground
         # From the enlarged ground through a table, not an enlarged threshold map: between a dark
         # tint or photo and the paper the map's threshold would fall below the paper (a bar of
         # paper pixels called "light text" along the photo's edge); the table keeps 255 there.
         # (The table applied before spreading: the same values, on 1/16 of the pixels.)
-        text |= g > np.asarray(_spread(ground_small.point(_light_above(ground, contrast)), grey.size))
+        text |= g > _spread(ground_small.point(_light_above(ground, contrast)), g.shape)
     # Photo blocks (~2 mm): many in-between pixels (neither ground nor ink) per ink pixel,
     # counted by Pillow's reduce (the block mean) on 0/255 images. In place where it can be:
     # each new full-size array or image costs its page faults (~3× Pillow's own work here).
