@@ -265,11 +265,6 @@ def _fill(p: np.ndarray, w: np.ndarray) -> np.ndarray:
     return out.reshape(p.shape)
 
 
-# A 2/3 box reduction's weights (0–255) by the number of kept pixels under a cell, for cells
-# of 2×2, 2×1 or 1×1 pixels (see _kept_thirds).
-_WEIGHT_OF = {4: np.array([0, 64, 128, 191, 255], np.uint8), 2: np.array([0, 128, 255], np.uint8)}
-
-
 def _kept_thirds(g: np.ndarray, keep: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The box reduction to 2/3 (300 → 200 dpi, the profiles' MRC rungs) of the kept pixels, in
     numpy: ~2× faster than two Pillow resizes. Each 3×3 block of pixels gives 2×2 cells — rows
@@ -292,9 +287,11 @@ def _kept_thirds(g: np.ndarray, keep: np.ndarray, size: tuple[int, int]) -> tupl
     p[1::2, 0::2] = (bottom[..., 0].astype(np.uint16) + bottom[..., 1] + 1) >> 1
     p[1::2, 1::2] = bottom[..., 2]
     n_left, n_bottom_left = k_top[..., 0] + k_top[..., 1], k_bottom[..., 0] + k_bottom[..., 1]
-    wt[0::2, 0::2] = _WEIGHT_OF[4][n_left]
-    wt[0::2, 1::2] = _WEIGHT_OF[2][k_top[..., 2]]
-    wt[1::2, 0::2] = _WEIGHT_OF[2][n_bottom_left]
+    # n kept of a cell's 4 (or 2) pixels: weight round(255 n / 4) (or / 2), in integers (a
+    # lookup table's fancy indexing is ~5× slower on a million cells).
+    wt[0::2, 0::2] = (n_left.astype(np.uint16) * 255 + 2) >> 2
+    wt[0::2, 1::2] = (k_top[..., 2].astype(np.uint16) * 255 + 1) >> 1
+    wt[1::2, 0::2] = (n_bottom_left.astype(np.uint16) * 255 + 1) >> 1
     wt[1::2, 1::2] = k_bottom[..., 2] * np.uint8(255)
     clean = (n_left + k_top[..., 2] + n_bottom_left + k_bottom[..., 2]) == 9
     return p[: size[1], : size[0]], wt[: size[1], : size[0]], clean
