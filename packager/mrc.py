@@ -347,10 +347,14 @@ def _fill_small(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
     has = weight > 0
     if has.all() or min(h, w) < 2 or not has.any():
         return values / np.maximum(weight, 1e-6)[..., None]
-    rows, cols = np.arange(0, h, 4), np.arange(0, w, 4)
-    coarse_w = np.add.reduceat(np.add.reduceat(weight, rows, axis=0), cols, axis=1)
-    coarse_v = np.add.reduceat(np.add.reduceat(values, rows, axis=0), cols, axis=1)
-    coarse = _fill_small(coarse_v, coarse_w)
+    # The coarser level's sums over the cells that have values only (few: the text's), by bincount.
+    ys, xs = np.nonzero(has)
+    hc, wc = -(-h // 4), -(-w // 4)
+    cells = (ys // 4) * wc + xs // 4
+    coarse_w = np.bincount(cells, weight[ys, xs], minlength=hc * wc).reshape(hc, wc).astype(weight.dtype)
+    own = values[ys, xs]
+    coarse_v = np.stack([np.bincount(cells, own[:, c], minlength=hc * wc) for c in range(own.shape[1])], axis=1)
+    coarse = _fill_small(coarse_v.reshape(hc, wc, -1).astype(values.dtype), coarse_w)
     # The coarse level everywhere, then the cells that have values of their own (few: the text's).
     out = np.repeat(np.repeat(coarse, 4, axis=0), 4, axis=1)[:h, :w]
     out[has] = values[has] / weight[has][:, None]
