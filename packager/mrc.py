@@ -189,7 +189,8 @@ def _text_mask(grey: Image.Image, g: np.ndarray, dpi: float) -> tuple[np.ndarray
     np.multiply(mid_255, np.uint8(255), out=mid_255)
     b = max(2, round(dpi / 12))
     n_mid = np.asarray(Image.fromarray(mid_255, "L").reduce(b), dtype=np.float32)
-    n_ink = np.asarray(_l_image(text).reduce(b), dtype=np.float32)
+    np.multiply(text.view(np.uint8), np.uint8(255), out=mid_255)  # the same buffer, now the ink
+    n_ink = np.asarray(Image.fromarray(mid_255, "L").reduce(b), dtype=np.float32)
     photo = n_mid > PHOTO_MID_RATIO * n_ink + 255 / 16
     if photo.any():
         photo = np.asarray(_l_image(photo).filter(ImageFilter.MaxFilter(3))) > 0
@@ -207,7 +208,9 @@ def _clustered(mask: np.ndarray) -> np.ndarray:
     n = rows[:, :-2].copy()
     n += rows[:, 1:-1]
     n += rows[:, 2:]
-    return mask & (n >= 3)  # itself and two neighbours
+    kept = n.view(bool)  # in place: itself and two neighbours
+    np.greater_equal(n, 3, out=kept)
+    return np.logical_and(mask, kept, out=kept)
 
 
 # A cell with at least this share of its pixels kept is its own mean.
@@ -254,12 +257,11 @@ def _fill(p: np.ndarray, w: np.ndarray) -> np.ndarray:
     thin = wf < FULL_WEIGHT
     if thin.any() and min(w.shape) >= 2 and w.any():
         coarse = _fill_level(_reduce4(p), _reduce4(w))
-        idx = partial[thin]
-        ys, xs = np.divmod(idx, w.shape[1])
-        c = (FULL_WEIGHT - wf[thin])[:, None]
-        cy = np.minimum(ys // 4, coarse.shape[0] - 1)
-        cx = np.minimum(xs // 4, coarse.shape[1] - 1)
-        values[thin] = (pp[thin] + c * coarse[cy, cx]) / (wf[thin][:, None] + c)
+        ys, xs = np.divmod(partial[thin], w.shape[1])
+        wt = wf[thin]
+        c = (FULL_WEIGHT - wt)[:, None]
+        at = np.minimum(ys // 4, coarse.shape[0] - 1) * coarse.shape[1] + np.minimum(xs // 4, coarse.shape[1] - 1)
+        values[thin] = (pp[thin] + c * coarse.reshape(-1, coarse.shape[2])[at]) / (wt[:, None] + c)
     out = channels if channels.flags.writeable else channels.copy()  # ours to change: no copy
     out[partial] = np.clip(np.rint(values), 0, 255).astype(np.uint8)
     return out.reshape(p.shape)
@@ -426,7 +428,8 @@ def segment(image: Image.Image, dpi: float, background_dpi: float) -> Layers | N
     size = (max(1, round(image.width * bg_dpi / dpi)), max(1, round(image.height * bg_dpi / dpi)))
     # The anti-aliased rim of each stroke goes with the text: left in the background it
     # would draw a halo, and cost the JPEG the edges MRC takes out.
-    background = _background(image, grey, g, ~_dilate(text), size)
+    keep = _dilate(text)
+    background = _background(image, grey, g, np.logical_not(keep, out=keep), size)
     mask = Image.fromarray(~text)  # mode "1": text = 0
     colour = fg.getpixel((0, 0))
     colour_t = colour if isinstance(colour, tuple) else (int(colour),)  # type: ignore[arg-type]
