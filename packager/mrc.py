@@ -332,7 +332,9 @@ def _background(
             colour = colour.resize(half, Image.Resampling.BOX)
             kept = kept.resize(half, Image.Resampling.BOX)
         clean = np.asarray(kept) == 255
-    chroma = np.asarray(colour.convert("YCbCr"))[..., 1:].copy()
+    ycc = colour.convert("YCbCr")
+    chroma = np.empty((ycc.height, ycc.width, 2), np.uint8)  # by band: ~3× faster than all three
+    chroma[..., 0], chroma[..., 1] = np.asarray(ycc.getchannel(1)), np.asarray(ycc.getchannel(2))
     # The chroma is not premultiplied (that would be a pass over the full-size colour page):
     # a cell with any removed pixel counts as empty and takes the colour around it.
     chroma[~clean] = 0
