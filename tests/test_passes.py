@@ -37,10 +37,18 @@ def _jpeg_case(folder: Path) -> list[int]:
 
 
 @pytest.mark.parametrize("room_for", ["two smallest", "three smallest"])
-def test_first_pass_encodes_the_largest_originals_and_only_looks_at_the_rest(tmp_path: Path, room_for: str) -> None:
+def test_first_pass_encodes_the_largest_originals_and_only_looks_at_the_rest(
+    tmp_path: Path, room_for: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Room for the two smallest originals: the split before any page is read encodes the two
-    largest. Room for just the three smallest: it encodes the largest only, and after measuring
-    (the largest's encoding does not fit beside three originals) a wave encodes the next."""
+    largest. Room for just the three smallest, with encoded pages guessed at nothing: it encodes
+    the largest only, and after measuring (its encoding does not fit beside three originals) a
+    wave encodes the next."""
+    waves: list[list[int]] = []
+    next_wave = passes.originals.next_wave
+    monkeypatch.setattr(passes.originals, "next_wave", lambda *a: waves.append(next_wave(*a)) or waves[-1])
+    if room_for == "three smallest":
+        monkeypatch.setattr(passes.originals, "FLOOR_BYTES_PER_PIXEL", 0.0)
     from packager.intake import scan_case
     from packager.originals import level_one_bytes
     from packager.profiles import load_kinds, load_system_profile
@@ -62,6 +70,7 @@ def test_first_pass_encodes_the_largest_originals_and_only_looks_at_the_rest(tmp
     assert encoded == [False, False, True, True]
     assert all(a.tried == () for a, e in zip(pages, encoded, strict=True) if not e)
     assert sum(level_one_bytes(a) for a in pages) <= work.room_bytes
+    assert waves == ([] if room_for == "two smallest" else [[2]])
     # The same case gives the same split and the same sizes.
     again = passes.first_pass(work, system, jobs=2, progress=None)
     again_pages = [a for name in sorted(again.analyses) for a in again.analyses[name]]
