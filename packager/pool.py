@@ -8,6 +8,7 @@ nothing of the plan; it only decides how work is spread over processes.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import multiprocessing
 import resource
 import signal
@@ -83,8 +84,28 @@ def analyse_pages(
 # ---------------------------------------------------------------------------- workers with limits
 
 
+# glibc's mallopt parameters (malloc.h): M_TRIM_THRESHOLD, M_MMAP_THRESHOLD.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def _keep_freed_buffers() -> None:
+    """Let a worker reuse the memory of one page's images for the next. By default glibc gives
+    every buffer above a few MB its own mmap and unmaps it when freed, so each page's decoded
+    image (~26 MB at 300 dpi A4) is faulted in and zeroed by the kernel afresh: measured on the
+    typical bundle, system time 0.65–1.07 s → 0.25–0.32 s and wall 1.9–2.6 s → 1.7–1.85 s.
+    Workers live for one pass, so what they keep is given back when they end. Not glibc
+    (musl, macOS): nothing to tune."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, 256 << 20)  # a buffer below this comes from the heap
+    mallopt(_M_TRIM_THRESHOLD, 512 << 20)  # free heap kept up to this before it is returned
+
+
 def _worker_main(conn: Connection, fn: Callable[[Any], Any], memory_bytes: int) -> None:
     """A worker: set its memory limit, then run fn on each task sent to it until told to stop."""
+    _keep_freed_buffers()
     if memory_bytes > 0:
         with contextlib.suppress(ValueError, OSError):  # a hard limit below ours: keep it
             resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
