@@ -118,6 +118,8 @@ def _progress_bar(enabled: bool) -> tuple[Callable[[str, int, int], None] | None
         bar = bars.get(stage)
         if bar is None:
             bar = bars[stage] = tqdm(total=total, desc=stage, unit="page", leave=False, file=sys.stderr)
+        elif total != bar.total:  # a later pass (a wave, the second pass) counts its own pages
+            bar.reset(total=total)
         bar.update(done - bar.n)
 
     def close() -> None:
