@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pikepdf
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from packager import stability
 from packager.errors import InputRejected, ProfileError, first_line
@@ -353,6 +353,9 @@ def _vet_image(path: Path, rel: str, fmt: str, system: SystemProfile) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # Pillow's remarks on odd bytes ("Corrupt EXIF data" …) are not for the user's
+            # terminal: the file is accepted or rejected by what it raises, with one line.
+            warnings.filterwarnings("ignore", category=UserWarning, module="PIL")
             with Image.open(path) as im:
                 frames = getattr(im, "n_frames", 1) if fmt in ("tiff", "gif") else 1
                 for i in range(frames):
@@ -372,6 +375,8 @@ def _vet_image(path: Path, rel: str, fmt: str, system: SystemProfile) -> int:
     except Image.DecompressionBombError as e:
         raise InputRejected(rel, f"has too many pixels ({first_line(e)})") from e
     except Exception as e:  # hostile bytes raise anything (TypeError, struct.error, MemoryError …)
+        if isinstance(e, UnidentifiedImageError):  # Pillow's name and its path say nothing to a user
+            raise InputRejected(rel, f"is a damaged {fmt.upper()} image (no picture can be read from it)") from e
         raise InputRejected(rel, f"is a damaged {fmt.upper()} image ({_describe_error(e, path, rel)})") from e
     if fmt == "jpeg" and not _jpeg_complete(path):
         raise InputRejected(rel, "is a truncated JPEG (the file ends before the image does): copy or scan it again")

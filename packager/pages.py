@@ -263,6 +263,7 @@ def load_page(page: SourcePage, max_dpi: float) -> LoadedPage:
         # Pixel bombs were refused at intake (the profile's max_pixels, under Pillow's own bomb
         # limit); a large legitimate scan need not warn.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module="PIL")  # "Corrupt EXIF data" …
         return _load_raster(page, max_dpi)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import warnings
 from pathlib import Path
 
 import pytest
@@ -221,3 +222,14 @@ def test_unreadable_file_is_a_rejection_not_a_crash(tmp_path: Path) -> None:
     p.chmod(0)
     result = scan_case(tmp_path, SYSTEM)
     assert "cannot be read" in result.rejections[0].reason
+
+
+def test_a_tiff_header_without_a_picture_is_named_plainly_and_warns_nothing(tmp_path: Path) -> None:
+    """A TIFF header whose directory is empty: Pillow's exception name and its "Corrupt EXIF
+    data" warning are not for the user; the reason is one plain line."""
+    (tmp_path / "scan.tif").write_bytes(b"II*\x00\x08\x00\x00\x00")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning left over fails the test
+        result = scan_case(tmp_path, SYSTEM)
+    (rejection,) = result.rejections
+    assert rejection.reason == "is a damaged TIFF image (no picture can be read from it)"
