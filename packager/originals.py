@@ -87,8 +87,13 @@ FLOOR_BYTES_PER_PIXEL = 0.01
 
 def floor_guess(page: SourcePage) -> int:
     """A low guess of a page's best-rung bytes, from its size and resolution alone."""
+    return int(_pixels_encoded(page) * FLOOR_BYTES_PER_PIXEL)
+
+
+def _pixels_encoded(page: SourcePage) -> float:
+    """The pixels of the page's best rung: at its own resolution, at most 300 dpi."""
     dpi = min(page.native_dpi or 300.0, 300.0)
-    return int(page.width_in * page.height_in * dpi * dpi * FLOOR_BYTES_PER_PIXEL)
+    return page.width_in * page.height_in * dpi * dpi
 
 
 def _largest_first(sizes: Sequence[int | None]) -> list[int]:
@@ -112,9 +117,7 @@ def encoded_guess(page: PageAnalysis) -> int:
     original = _original_bytes(page) or 0
     if page.page.dpi_estimated:
         return int(original * _GUESS_PHOTO_SHARE)
-    dpi = min(page.page.native_dpi or 300.0, 300.0)
-    pixels = page.page.width_in * page.page.height_in * dpi * dpi
-    guess = int(pixels * _GUESS_BYTES_PER_PIXEL.get(page.page_class.name, 0.07))
+    guess = int(_pixels_encoded(page.page) * _GUESS_BYTES_PER_PIXEL.get(page.page_class.name, 0.07))
     return min(guess, original)
 
 

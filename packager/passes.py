@@ -108,6 +108,7 @@ def describe(
                 rungs=ORIGINALS_ONLY if keep_originals and encode.original_possible(p) else FIRST_PASS_RUNGS,
                 lossless=keep_originals,
             ))
+    # The PDF structure around the pages: a file per input at most, and one more (the declaration).
     overhead = (len(inputs) + 1) * system.per_file_overhead_bytes + len(tasks) * system.per_page_overhead_bytes
     room = None if keep_originals else originals.room_bytes(limit_bytes, overhead)
     return PageWork(tuple(tasks), photo_page, unreadable, room)
