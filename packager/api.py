@@ -1,6 +1,7 @@
 """The library API: the one place that knows the order of the stages.
 
-    package:  intake → pages (passes.describe) → classify/encode in workers (passes.first_pass)
+    package:  intake → pages (passes.describe) → classify/encode in workers (passes.first_pass;
+              meanwhile the inputs' digests and kinds read from content, _read_alongside)
               → documents in checklist order → the second pass if needed → the fit loop
               (fit.fit_upload: plan → write → measure) → manifest.json, last
     check:    intake → eligibility → readiness.assess (records; the faces render them)
@@ -15,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,9 +24,9 @@ from packager import __version__, assemble, documents, fit, intake, outputs, pas
 from packager.checklist import Checklist, load_checklist, match_checklist
 from packager.eligibility import check_eligibility
 from packager.errors import DoesNotFit, ExitCode, NothingToPackage, UsageError, first_line
-from packager.model import CaseInfo, Document, DocumentSummary, Rejection
+from packager.model import CaseInfo, Document, DocumentKind, DocumentSummary, Rejection
 from packager.options import BuildOptions
-from packager.pool import ProgressFn
+from packager.pool import Aside, AsideDied, ProgressFn
 from packager.profiles import SystemProfile, load_kinds, load_system_profile
 from packager.profiles_text import checklist_record
 from packager.result import (
@@ -69,7 +70,9 @@ class _Build:
     limit_bytes: int
     jobs: int
     keep_blank: bool
-    scanned: intake.CaseIntake
+    # The case as intake found it: inputs not yet hashed, kinds from case.toml and names only
+    # (_read_alongside completes it).
+    found: intake.CaseIntake
     checklist: Checklist | None
 
 
@@ -82,16 +85,16 @@ def package(
         raise UsageError(f"{case_dir}: no such case folder (CASE_DIR must be an existing folder)")
     system = load_system_profile(options.profile)
     jobs = options.jobs or os.cpu_count() or 1
-    scanned = recognise.recognise_case(intake.scan_case(case_dir, system), system, jobs)
-    check_eligibility(scanned.case)
-    checklist = load_checklist(scanned.case)
+    found = intake.scan_case(case_dir, system, digests=False)
+    check_eligibility(found.case)
+    checklist = load_checklist(found.case)
     old_outputs = outputs.prepare_out_dir(out_dir, case_dir)
     spool = out_dir / outputs.SPOOL
     shutil.rmtree(spool, ignore_errors=True)
     spool.mkdir(parents=True)
     build = _Build(
         case_dir, out_dir, spool, system, options.limit_bytes or system.limit_bytes, jobs,
-        options.keep_blank_pages, scanned, checklist,
+        options.keep_blank_pages, found, checklist,
     )
     try:
         return _package(build, old_outputs, progress)
@@ -102,20 +105,20 @@ def package(
 
 def _package(build: _Build, old_outputs: list[str], progress: ProgressFn | None) -> BuildResult:
     kinds = load_kinds()
-    work = passes.describe(build.scanned.inputs, build.system, kinds, build.spool,
-                           limit_bytes=build.limit_bytes, keep_blank=build.keep_blank)
-    first = passes.first_pass(work, build.system, build.jobs, progress)
-    docs = documents.group_documents(build.scanned.inputs, first.analyses, kinds,
+    scanned, early = _read_alongside(build, kinds, progress)
+    work = _describe(build, scanned, kinds)
+    first = passes.first_pass(work, build.system, build.jobs, progress, early)
+    docs = documents.group_documents(scanned.inputs, first.analyses, kinds,
                                      documents.order_kinds(kinds, build.checklist))
     photo, photo_failed = _photo(work, build.system)
     failed = {**first.failed, **photo_failed}  # accepted at intake, then unreadable: rejected after all
-    rejections = [*build.scanned.rejections, *(Rejection(p, r) for p, r in failed.items())]
+    rejections = [*scanned.rejections, *(Rejection(p, r) for p, r in failed.items())]
     if not docs and photo is None:
         reasons = "; ".join(f"{r.path}: {r.reason}" for r in rejections) or "the folder holds no scans"
         raise NothingToPackage(f"{build.case_dir}: nothing to package ({reasons})")
     fitted = _fit(build, docs, work, photo, progress)
     outputs.remove_stale(build.out_dir, old_outputs, [p for o in fitted.outputs for p in (o.path, o.pristine) if p])
-    record = _record(build, fitted, first.dropped, failed, rejections)
+    record = _record(build, scanned, fitted, first.dropped, failed, rejections)
     manifest_path = outputs.write_manifest(build.out_dir, record)
     if not fitted.fits:
         raise DoesNotFit(f"{build.out_dir}: the upload measures {fitted.upload_bytes:,} bytes, "
@@ -134,6 +137,42 @@ def _package(build: _Build, old_outputs: list[str], progress: ProgressFn | None)
     )
 
 
+def _describe(build: _Build, scanned: intake.CaseIntake, kinds: dict[str, DocumentKind]) -> passes.PageWork:
+    return passes.describe(scanned.inputs, build.system, kinds, build.spool,
+                           limit_bytes=build.limit_bytes, keep_blank=build.keep_blank)
+
+
+def _digests_and_kinds(found: intake.CaseIntake, system: SystemProfile, jobs: int) -> intake.CaseIntake:
+    """The case with its inputs hashed and kinds read from content where nothing else gave one."""
+    return recognise.recognise_case(intake.add_digests(found), system, jobs)
+
+
+def _read_alongside(build: _Build, kinds: dict[str, DocumentKind], progress: ProgressFn | None
+                    ) -> tuple[intake.CaseIntake, passes.EarlyPass | None]:
+    """The case hashed and its kinds read from content, and the first pass's pages run
+    meanwhile with the kinds known so far (passes.first_pass then redoes the pages whose kind
+    read since changes them). Serial, hashing and tesseract took one core for ~0.6 s of
+    the heavy bundle's 6 s while the other idled; alongside the workers they cost half that.
+    With one job, one after the other: `--jobs 1` means one core."""
+    if build.jobs <= 1:
+        return _digests_and_kinds(build.found, build.system, build.jobs), None
+    aside = Aside(_digests_and_kinds, build.found, build.system, build.jobs)
+    try:
+        early = passes.early_pass(_describe(build, build.found, kinds), build.system, build.jobs, progress)
+        try:
+            return aside.result(), early
+        except AsideDied as e:  # killed from outside, or a crash in a library: the kinds stay unread
+            scanned = intake.add_digests(build.found)
+            unread = ", ".join(i.path for i in scanned.inputs if recognise.needs_content(i))
+            if not unread:
+                return scanned, early
+            warning = (f"the kind of {unread} could not be read from the page ({e}) and stays 'other' "
+                       "(name the files in case.toml [documents])")
+            return replace(scanned, warnings=(*scanned.warnings, warning)), early
+    finally:
+        aside.end()
+
+
 def _photo(work: passes.PageWork, system: SystemProfile) -> tuple[write.Photo | None, dict[str, str]]:
     """The ID photo of the files mode, cropped and sized; a photo that cannot be decoded is rejected."""
     page = work.photo_page
@@ -149,7 +188,7 @@ def _photo(work: passes.PageWork, system: SystemProfile) -> tuple[write.Photo | 
 def _fit(build: _Build, docs: list[Document], work: passes.PageWork, photo: write.Photo | None,
          progress: ProgressFn | None) -> fit.Fitted:
     """The second pass when the best rungs do not fit, then the fit loop over the written files."""
-    system, case = build.system, build.scanned.case
+    system, case = build.system, build.found.case
     budget = plan.Budget(
         limit_bytes=build.limit_bytes,
         fixed_bytes=len(photo.jpeg) if photo else 0,
@@ -176,10 +215,10 @@ def _fit(build: _Build, docs: list[Document], work: passes.PageWork, photo: writ
     )
 
 
-def _record(build: _Build, fitted: fit.Fitted, dropped: tuple[passes.DroppedPage, ...], failed: dict[str, str],
-            rejections: list[Rejection]) -> BuildRecord:
+def _record(build: _Build, scanned: intake.CaseIntake, fitted: fit.Fitted, dropped: tuple[passes.DroppedPage, ...],
+            failed: dict[str, str], rejections: list[Rejection]) -> BuildRecord:
     """What manifest.json says of this build."""
-    scanned, the_plan = build.scanned, fitted.plan
+    the_plan = fitted.plan
     accepted = [inp for inp in scanned.inputs if inp.path not in failed]
     checklist = None
     if build.checklist is not None:

@@ -40,6 +40,15 @@ class PageWork:
 
 
 @dataclass(frozen=True)
+class EarlyPass:
+    """The first pass's pool run over pages described before every input's kind was known
+    (early_pass); first_pass takes from it every result its own task would give alike."""
+
+    tasks: tuple[encode.PageTask, ...]
+    results: tuple[PageAnalysis | encode.PageFailure, ...]  # per task
+
+
+@dataclass(frozen=True)
 class DroppedPage:
     source: str  # input path
     source_page: int  # 0-based
@@ -82,7 +91,10 @@ def describe(
     tasks: list[encode.PageTask] = []
     unreadable: dict[str, str] = {}
     keep_originals = originals_likely_fit(inputs, limit_bytes)
-    for n, inp in enumerate(inputs):
+    # Task ids by path, not by position: an early pass (before kinds are read from content,
+    # which reorders the inputs) and the first pass name the same page alike.
+    numbers = {path: n for n, path in enumerate(sorted(inp.path for inp in inputs))}
+    for inp in inputs:
         try:
             described = pages.describe_pages(inp, system)
         except Exception as e:  # a parser error on one file must not stop the case
@@ -98,7 +110,7 @@ def describe(
         for p in described:
             tasks.append(encode.PageTask(
                 page=p,
-                task_id=f"{n:04d}-{p.page_index:05d}",
+                task_id=f"{numbers[inp.path]:04d}-{p.page_index:05d}",
                 ladders=system.ladders,
                 max_dpi=system.max_dpi,
                 colour_hint=kind.colour,
@@ -119,16 +131,73 @@ def page_limits(system: SystemProfile) -> pool.PageLimits:
     return pool.PageLimits(time_s=system.page_time_limit_s, memory_bytes=system.page_memory_limit_mb * 1_000_000)
 
 
-def first_pass(work: PageWork, system: SystemProfile, jobs: int, progress: ProgressFn | None) -> FirstPass:
-    """Classify every page and encode those the plan will need at level 1 (workers, see
-    originals.py); failures and blank pages sorted out, in page order."""
-    limits = page_limits(system)
+def _split(work: PageWork) -> list[encode.PageTask]:
+    """The tasks, those the plan will likely not need encoded only looked at (originals.py)."""
     tasks = list(work.tasks)
     if work.room_bytes is not None:
         split = originals.initial_split([t.page for t in tasks], work.room_bytes)
         tasks = [t if encode_it else replace(t, rungs=ORIGINALS_ONLY)
                  for t, encode_it in zip(tasks, split, strict=True)]
-    results = list(pool.analyse_pages(tasks, jobs, progress, limits))
+    return tasks
+
+
+def early_pass(work: PageWork, system: SystemProfile, jobs: int, progress: ProgressFn | None) -> EarlyPass:
+    """The first pass's pages run with the kinds known so far, while the others are still being
+    read from content (api.py): first_pass then redoes only the pages a kind read since changes."""
+    tasks = _split(work)
+    return EarlyPass(tuple(tasks), tuple(pool.analyse_pages(tasks, jobs, progress, page_limits(system))))
+
+
+def first_pass(work: PageWork, system: SystemProfile, jobs: int, progress: ProgressFn | None,
+               early: EarlyPass | None = None) -> FirstPass:
+    """Classify every page and encode those the plan will need at level 1 (workers, see
+    originals.py); failures and blank pages sorted out, in page order. A page the `early` pass
+    ran alike is not run again."""
+    limits = page_limits(system)
+    tasks = _split(work)
+    results: list[PageAnalysis | encode.PageFailure | None] = (
+        _reused(tasks, early) if early is not None else [None] * len(tasks)
+    )
+    todo = [n for n, r in enumerate(results) if r is None]
+    for n, result in zip(todo, pool.analyse_pages([tasks[n] for n in todo], jobs, progress, limits), strict=True):
+        results[n] = result
+    return _waves(work, tasks, [r for r in results if r is not None], jobs, progress, limits)
+
+
+def _reused(tasks: Sequence[encode.PageTask], early: EarlyPass) -> list[PageAnalysis | encode.PageFailure | None]:
+    """Per task, the early pass's result where it is what the task gives, else None. The tasks
+    differ where a kind read from content changed the page's colour hint (classify.py: a colour
+    kind makes every page that is not blank a colour page), or, rarely, which pages the first
+    pass encodes (a file read as the ID photo leaves the pass: originals.initial_split's room)."""
+    before = {(t.page.input.path, t.page.page_index): (t, r) for t, r in zip(early.tasks, early.results, strict=True)}
+    out: list[PageAnalysis | encode.PageFailure | None] = []
+    for task in tasks:
+        found = before.get((task.page.input.path, task.page.page_index))
+        if found is None:
+            out.append(None)
+            continue
+        old, result = found
+        same_page = replace(old.page, input=task.page.input) == task.page
+        if not same_page or replace(old, page=task.page, colour_hint=task.colour_hint) != task:
+            out.append(None)
+        elif old.colour_hint == task.colour_hint or _hint_changes_nothing(result, task.colour_hint):
+            out.append(replace(result, page=task.page))
+        else:
+            out.append(None)
+    return out
+
+
+def _hint_changes_nothing(result: PageAnalysis | encode.PageFailure, hint: bool) -> bool:
+    """Whether a page analysed with the other colour hint comes out the same with `hint`: a
+    blank page is blank either way, and a page found colour without the hint is colour with it."""
+    if not isinstance(result, PageAnalysis):
+        return False
+    return result.page_class.name == "blank" or (hint and result.page_class.name == "colour")
+
+
+def _waves(work: PageWork, tasks: list[encode.PageTask], results: list[PageAnalysis | encode.PageFailure],
+           jobs: int, progress: ProgressFn | None, limits: pool.PageLimits) -> FirstPass:
+    """Encode looked-at pages after all, in waves, while the pages at level 1 exceed the room."""
     while work.room_bytes is not None:
         analysed = [r for r in results if isinstance(r, PageAnalysis) and r.candidates]  # blank pages cost nothing
         at_level_one = sum(originals.level_one_bytes(r) for r in analysed)

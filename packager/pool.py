@@ -254,6 +254,58 @@ def expected_work(task: encode.PageTask) -> float:
     return pixels * slow_decode * (1 + rungs)
 
 
+# ---------------------------------------------------------------------------- work aside
+
+
+class AsideDied(RuntimeError):
+    """The process running work aside ended without a result (killed, or a crash in a library)."""
+
+
+def _aside_main(conn: Connection, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    try:
+        reply: tuple[str, Any] = ("ok", fn(*args))
+    except BaseException as e:  # everything goes back to the caller: no traceback printed here
+        reply = ("error", f"{type(e).__name__}: {e}\n{traceback.format_exc()}")
+    with contextlib.suppress(OSError):
+        conn.send(reply)
+    conn.close()
+
+
+class Aside:
+    """One call run in a process of its own while this process goes on (e.g. runs the pool):
+    a process, not a thread, so that this process stays single-threaded and its workers can
+    still be forked (see _mp_context)."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+        ctx = _mp_context()
+        self._conn, child = ctx.Pipe(duplex=False)
+        self._process = ctx.Process(target=_aside_main, args=(child, fn, args), daemon=True)
+        self._process.start()
+        child.close()
+
+    def result(self) -> Any:
+        """Wait for the call's return value. Its exception is packager's own bug (WorkerBug);
+        a process that ended without a word raises AsideDied."""
+        try:
+            status, value = self._conn.recv()
+        except (EOFError, OSError) as e:
+            self._process.join(5)  # its pipe closes a moment before its exit status is known
+            raise AsideDied(f"it ended without a result{_signal_name(self._process.exitcode)}") from e
+        finally:
+            self._process.join(5)
+            self.end()
+        if status != "ok":
+            raise WorkerBug(value)
+        return value
+
+    def end(self) -> None:
+        """Stop it if it still runs (the build failed before it was waited for)."""
+        if self._process.is_alive():
+            self._process.kill()
+        self._process.join()
+        self._conn.close()
+
+
 def write_mail_pages(pages: Sequence[MailPageJob], jobs: int) -> list[MailPageResult]:
     """Write each mailed page at full quality to its spool path; results in order."""
     if jobs <= 1 or len(pages) <= 1:

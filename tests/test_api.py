@@ -289,3 +289,64 @@ def test_build_lists_what_a_person_must_still_do(tmp_path: Path, capsys) -> None
     assert len(todo) == 2
     assert "write case.toml" in todo[0] and "add the ID photo" in todo[1]
     assert all(w in printed for w in todo)
+
+
+def _residence_card_case(folder: Path, named: bool) -> Path:
+    """A scanned residence card (grey: its pages are not colour by their pixels) as a copier
+    names it, scan0001.pdf, and a letter; `named`: case.toml says what the scan is."""
+    folder.mkdir(parents=True)
+    mapping = '[documents]\n"scan0001.pdf" = "residence-card"\n' if named else ""
+    (folder / "case.toml").write_text(CASE_TOML + mapping, encoding="utf-8")
+    for name, lines, seed in (("scan0001.pdf", ["在留カード", "RESIDENCE CARD", "氏名 MILLER JAMES ROBERT"], 50),
+                              ("statement-of-reasons.pdf", ["理由書", "私は日本で働き続けたいと考えています。"], 51)):
+        image, _ = text_page(300, lines=lines, seed=seed, pt=16, size_mm=(148, 105))
+        (folder / name).write_bytes(_pdf_of_jpegs([encode_jpeg(image, 90, 300)]))
+    return folder
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract not installed")
+def test_a_colour_kind_read_from_the_page_builds_as_if_it_had_been_named(tmp_path: Path) -> None:
+    """The first pass starts before kinds are read from content (api._read_alongside): the scan
+    is looked at as 'other' first. Read as a residence card (a colour kind: every page colour),
+    its page is analysed again, so the upload is byte for byte the one of the named case."""
+    outs = {}
+    for named in (False, True):
+        case = _residence_card_case(tmp_path / f"named-{named}", named)
+        outs[named] = tmp_path / f"out-{named}"
+        # 0.3 MB: the originals (~0.48 MB) do not fit, so the scan is encoded by its class.
+        assert main(["build", str(case), "--out", str(outs[named]), "--limit", "0.3MB", "--jobs", "2", "--quiet"]) == 0
+    read, named_m = _manifest(outs[False]), _manifest(outs[True])
+    card = next(i for i in read["inputs"] if i["path"] == "scan0001.pdf")
+    assert (card["kind"], card["kind_from"]) == ("residence-card", "content")
+    assert [o["pages"] for o in read["outputs"]] == [o["pages"] for o in named_m["outputs"]]
+    assert read["outputs"][0]["pages"][0]["encoding"].startswith("mrc@")  # a colour page's rung
+    assert sha256_tree(outs[False] / "upload") == sha256_tree(outs[True] / "upload")
+
+
+def test_kinds_not_read_when_their_process_dies_and_the_build_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kinds and digests are read in a process beside the pool; if it dies (killed, a crash
+    in a library) the scanner-named file stays 'other' with a warning, digests are still taken."""
+    from packager import api
+    from packager.pool import AsideDied
+
+    class DeadAside:
+        def __init__(self, *args: object) -> None:
+            pass
+
+        def result(self) -> None:
+            raise AsideDied("it ended without a result (SIGKILL)")
+
+        def end(self) -> None:
+            pass
+
+    monkeypatch.setattr(api, "Aside", DeadAside)
+    case = _residence_card_case(tmp_path / "case", named=False)
+    assert main(["build", str(case), "--out", str(tmp_path / "out"), "--jobs", "2", "--quiet"]) == 0
+    m = _manifest(tmp_path / "out")
+    assert {i["path"]: i["kind"] for i in m["inputs"]} == {"scan0001.pdf": "other",
+                                                            "statement-of-reasons.pdf": "statement-of-reasons"}
+    assert all(len(i["sha256"]) == 64 for i in m["inputs"])
+    assert any("scan0001.pdf could not be read from the page (it ended without a result (SIGKILL))" in w
+               for w in m["warnings"])

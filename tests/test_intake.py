@@ -233,3 +233,22 @@ def test_a_tiff_header_without_a_picture_is_named_plainly_and_warns_nothing(tmp_
         result = scan_case(tmp_path, SYSTEM)
     (rejection,) = result.rejections
     assert rejection.reason == "is a damaged TIFF image (no picture can be read from it)"
+
+
+def test_digests_can_come_later_and_are_the_same(broken_case: Path) -> None:
+    """The build sniffs and vets first and hashes alongside its first pass: the same inputs, the
+    same rejections, the same digests; a file gone meanwhile is rejected then."""
+    from packager.intake import add_digests
+
+    now = scan_case(broken_case, SYSTEM)
+    found = scan_case(broken_case, SYSTEM, digests=False)
+    assert all(i.sha256 == "" for i in found.inputs) and found.rejections == now.rejections
+    assert add_digests(found) == now
+    gone = found.inputs[0]
+    gone.abs_path.rename(gone.abs_path.with_name("moved-away"))
+    try:
+        later = add_digests(found)
+    finally:
+        gone.abs_path.with_name("moved-away").rename(gone.abs_path)
+    assert gone.path not in {i.path for i in later.inputs}
+    assert later.rejections[-1].path == gone.path and "cannot be read" in later.rejections[-1].reason

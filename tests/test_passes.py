@@ -109,3 +109,55 @@ def test_second_pass_encodes_the_next_rung_and_the_rest_only_if_that_does_not_fi
     expected = (1, 2) if next_level_fits else tuple(range(1, ladder_len + 1))
     assert {a.tried for d in more for a in d.pages} == {expected} and asked == [1]
     assert all(any(c.spool_index == 2 for c in a.candidates) for d in more for a in d.pages)  # MRC q40
+
+
+def test_pages_run_before_a_colour_kind_was_read_are_redone_with_it_the_others_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The early pass runs with the kinds known before recognition (a scanner-named file is
+    'other'); once its kind is read as a colour kind (a passport), the first pass redoes its
+    grey pages — they are colour pages now, exactly as if the kind had been known — and takes
+    every other page from the early pass."""
+    from dataclasses import replace
+
+    from fixtures.pages import encode_jpeg, text_page
+    from packager.intake import order_inputs, scan_case
+    from packager.profiles import load_kinds, load_system_profile
+
+    system, kinds = load_system_profile(), load_kinds()
+    case = tmp_path / "case"
+    case.mkdir()
+    for name, seed in (("scan0001.jpg", 40), ("letter.jpg", 41)):
+        image, _ = text_page(300, seed=seed, size_mm=(105, 148), pt=9)
+        (case / name).write_bytes(encode_jpeg(image, 90, 300))
+    found = scan_case(case, system).inputs
+    read = order_inputs([replace(i, kind="passport", document="passport", kind_from="content")
+                         if i.path == "scan0001.jpg" else i for i in found])
+    limit = 1  # nothing fits as it is: every page is encoded, so its class decides its bytes
+    spools = {}
+    for name in ("early", "direct"):
+        spools[name] = tmp_path / name
+        spools[name].mkdir()
+    early = passes.early_pass(
+        passes.describe(found, system, kinds, spools["early"], limit_bytes=limit, keep_blank=False), system, 1, None
+    )
+    assert {r.page.input.path: r.page_class.name for r in early.results} == {"scan0001.jpg": "bilevel",
+                                                                             "letter.jpg": "bilevel"}
+    ran: list[str] = []
+    analyse = passes.pool.analyse_pages
+    monkeypatch.setattr(passes.pool, "analyse_pages",
+                        lambda tasks, *a: (ran.extend(t.page.input.path for t in tasks), analyse(tasks, *a))[1])
+    work = passes.describe(read, system, kinds, spools["early"], limit_bytes=limit, keep_blank=False)
+    with_early = passes.first_pass(work, system, 1, None, early)
+    assert ran == ["scan0001.jpg"]  # the letter's page is the early pass's
+    monkeypatch.setattr(passes.pool, "analyse_pages", analyse)
+    direct = passes.first_pass(
+        passes.describe(read, system, kinds, spools["direct"], limit_bytes=limit, keep_blank=False), system, 1, None
+    )
+    assert with_early.analyses["scan0001.jpg"][0].page_class.name == "colour"
+    for path in ("scan0001.jpg", "letter.jpg"):
+        a, b = with_early.analyses[path][0], direct.analyses[path][0]
+        assert (a.page, a.page_class, a.candidates, a.tried) == (b.page, b.page_class, b.candidates, b.tried)
+        for c in a.candidates:  # the spooled renditions the plan would take: the same bytes
+            name = f"{a.spool_key}-{c.spool_index:02d}.pdf"
+            assert (spools["early"] / name).read_bytes() == (spools["direct"] / name).read_bytes()

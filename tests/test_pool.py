@@ -133,3 +133,18 @@ def test_limits_come_from_the_profile() -> None:
 
     system = load_system_profile()
     assert system.page_time_limit_s == 60 and system.page_memory_limit_mb == 3000
+
+
+def test_work_aside_gives_its_result_a_bug_or_that_it_died() -> None:
+    """Aside runs one call in a process of its own (the build's kinds and digests, alongside
+    the pool): its value comes back; its exception is packager's bug; a process that ends
+    without a result (killed, a library's crash) is AsideDied, which the build survives."""
+    assert pool.Aside(divmod, 7, 2).result() == (3, 1)
+    with pytest.raises(pool.WorkerBug, match="ValueError"):
+        pool.Aside(int, "not a number").result()
+    with pytest.raises(pool.AsideDied, match=r"without a result \(exit 3\)"):
+        pool.Aside(os._exit, 3).result()
+    running = pool.Aside(time.sleep, 60)
+    started = time.monotonic()
+    running.end()  # a build that fails first does not wait for it
+    assert time.monotonic() - started < 10
