@@ -9,7 +9,6 @@ are), so the planner works with exact sizes and the assembler never encodes twic
 from __future__ import annotations
 
 import io
-import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import img2pdf
 import pikepdf
 from PIL import Image
 
-from packager import mrc
+from packager import flate, mrc
 from packager.classify import CLASSIFY_DPI, binarise, classify_page, four_levels, sixteen_levels, thin_strokes
 from packager.errors import first_line
 from packager.model import Candidate, Encoding, PageAnalysis, PageClass, SourcePage
@@ -71,30 +70,26 @@ def _image_pdf(image_bytes: bytes, dpi: float, *, exif_rotation: bool = False) -
 
 def encode_image(image: Image.Image, encoding: Encoding) -> bytes:
     """The image file bytes (JPEG, 2- or 4-bit PNG, or single-strip G4 TIFF) for one rung."""
-    buf = io.BytesIO()
     if encoding.method == "flate-grey2":
-        # img2pdf embeds the PNG's Flate stream as it is (2 bits per component, predictor 15).
-        # zlib's run-length strategy: four levels are long runs of white, which it finds as well
-        # as the default's search does, in a third of the time (measured on ../shared/corpus's
-        # 26 scans as four levels: 3.17 MB against 3.31 MB at level 6's default, 0.37 s against 1.11 s).
-        four_levels(image).save(buf, "PNG", bits=2, compress_level=6, compress_type=zlib.Z_RLE)
-    elif encoding.method == "flate-grey4":
-        # Sixteen levels, 4 bits a pixel, embedded as is like the 2-bit PNG above; run-length
-        # wins here too (typical's text pages: 3.6 % fewer bytes than the default, 28 ms a page
-        # against 65 ms).
-        sixteen_levels(image).save(buf, "PNG", bits=4, compress_level=6, compress_type=zlib.Z_RLE)
-    elif encoding.method == "g4":
+        # Four levels, 2 bits a pixel, as a PNG whose stream img2pdf embeds as it is (flate.py
+        # says why it does not come from Pillow's PNG writer).
+        return flate.grey_png(four_levels(image), 2)
+    if encoding.method == "flate-grey4":
+        return flate.grey_png(sixteen_levels(image), 4)  # sixteen levels, 4 bits a pixel
+    if encoding.method == "g4":
         bilevel = image if image.mode == "1" else binarise(image)
+        buf = io.BytesIO()
         # One strip: a G4 stream split in strips cannot be embedded as one PDF image.
         bilevel.save(buf, "TIFF", compression="group4", tiffinfo={278: bilevel.height})
-    elif encoding.method in ("jpeg-grey", "jpeg-colour"):
+        return buf.getvalue()
+    if encoding.method in ("jpeg-grey", "jpeg-colour"):
         mode = "L" if encoding.method == "jpeg-grey" else "RGB"
         src = image if image.mode == mode else image.convert(mode)
         # No Huffman optimisation: it costs 2–5× the encode time for 3–4% of the bytes.
+        buf = io.BytesIO()
         src.save(buf, "JPEG", quality=encoding.quality)
-    else:  # pragma: no cover - the profile loader refuses other methods
-        raise ValueError(f"cannot encode {encoding.method}")
-    return buf.getvalue()
+        return buf.getvalue()
+    raise ValueError(f"cannot encode {encoding.method}")  # pragma: no cover - profiles refuse others
 
 
 def original_possible(page: SourcePage) -> bool:
