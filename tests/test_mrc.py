@@ -169,3 +169,35 @@ def test_a_300_dpi_page_gives_a_200_dpi_background_and_the_same_bytes_twice() ->
     assert first.background_dpi == pytest.approx(200, abs=0.5)
     assert first.background.size == (round(img.width * 2 / 3), round(img.height * 2 / 3))
     assert mrc.mrc_page_pdf(first, 65) == mrc.mrc_page_pdf(again, 65)
+
+
+def _neighbours_by_definition(mask: np.ndarray) -> np.ndarray:
+    """How many of each pixel's 8 neighbours are set (outside the page: not set)."""
+    p = np.pad(mask.astype(np.int32), 1)
+    h, w = mask.shape
+    return sum(p[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] for dy in (-1, 0, 1) for dx in (-1, 0, 1)) - mask
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 70), st.integers(1, 200), st.floats(0, 1), st.integers(0, 2**16))
+def test_bit_plane_specks_and_dilation_are_the_definitions(h: int, w: int, density: float, seed: int) -> None:
+    mask = np.random.default_rng(seed).random((h, w)) < density
+    words = -(-(w + 2) // 64)
+    plane = mrc._pack(mask, words)
+    assert np.array_equal(mrc._unpack(plane, (h, w)), mask)
+    n = _neighbours_by_definition(mask)
+    assert np.array_equal(mrc._unpack(mrc._clustered(plane), (h, w)), mask & (n >= 2))
+    assert np.array_equal(mrc._unpack(mrc._dilate(plane), (h, w)), mask | (n >= 1))
+    # Rows and columns beyond the mask (the 2/3 reduction's padding) come back unset.
+    assert not mrc._unpack(mrc._clustered(plane), (h + 2, w + 2))[h:].any()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 40), st.integers(1, 5), st.integers(0, 2**16))
+def test_a_map_by_bands_is_the_map_spread_over_its_blocks(h: int, w: int, step: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    full = rng.integers(0, 256, (h, w), dtype=np.uint8)
+    small = rng.integers(0, 256, (-(-h // step), -(-w // step)), dtype=np.uint8)
+    spread = np.repeat(np.repeat(small, step, axis=0), step, axis=1)[:h, :w]
+    got = mrc._by_bands(np.less, full, mrc._rows(small, step, w), step, np.empty((h, w), bool))
+    assert np.array_equal(got, full < spread)
