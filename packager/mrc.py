@@ -324,44 +324,43 @@ def _kept_thirds(g: np.ndarray, keep: np.ndarray, size: tuple[int, int]) -> tupl
     numpy: ~2× faster than two Pillow resizes. Each 3×3 block of pixels gives 2×2 cells — rows
     (and columns) 0–1 of the block averaged for the first, row 2 for the second, as Pillow's box
     filter samples them. Returns the premultiplied means and weights (uint8, as `_fill` takes
-    them) and, per 3×3 block, whether every pixel is kept (for the colour, see _background)."""
+    them) and, per 3×3 block, whether every pixel is kept (for the colour, see _background).
+
+    `keep` (bool) is the page's size or already padded to whole blocks (with False)."""
     h, w = g.shape
     h3, w3 = -(-h // 3), -(-w // 3)
-    if keep.shape == (h3 * 3, w3 * 3):  # padded already (with False)
-        kept = keep.view(np.uint8)
-    else:
+    kept = keep.view(np.uint8)
+    if keep.shape != (h3 * 3, w3 * 3):
         kept = np.zeros((h3 * 3, w3 * 3), np.uint8)  # pixels beyond the page count as removed
         kept[:h, :w] = keep
-    gk = np.zeros_like(kept)
-    np.multiply(g, kept[:h, :w], out=gk[:h, :w])
-    gb, kb = gk.reshape(h3, 3, w3, 3), kept.reshape(h3, 3, w3, 3)
-    top, bottom = np.add(gb[:, 0], gb[:, 1], dtype=np.uint16), gb[:, 2]
-    k_top, k_bottom = kb[:, 0] + kb[:, 1], kb[:, 2]
-    p = np.empty((h3 * 2, w3 * 2), np.uint8)
-    wt = np.empty_like(p)
-    # Rounded means, the sums in place (uint16: four pixels' sum needs 10 bits).
-    s = np.add(top[..., 0], top[..., 1])
-    s += 2
-    s >>= 2
-    p[0::2, 0::2] = s
-    s = top[..., 2] + np.uint16(1)
-    s >>= 1
-    p[0::2, 1::2] = s
-    s = np.add(bottom[..., 0], bottom[..., 1], dtype=np.uint16)
-    s += 1
-    s >>= 1
-    p[1::2, 0::2] = s
-    p[1::2, 1::2] = bottom[..., 2]
-    n_left, n_bottom_left = k_top[..., 0] + k_top[..., 1], k_bottom[..., 0] + k_bottom[..., 1]
-    # n kept of a cell's 4 (or 2) pixels: weight round(255 n / 4) (or / 2) — in uint8, where
-    # 64 n − [n ≥ 3] and 128 n − [n = 2] wrap round to exactly those (a lookup table's fancy
-    # indexing is ~5× slower on a million cells).
-    wt[0::2, 0::2] = n_left * np.uint8(64) - (n_left >= 3)
-    wt[0::2, 1::2] = k_top[..., 2] * np.uint8(128) - (k_top[..., 2] == 2)
-    wt[1::2, 0::2] = n_bottom_left * np.uint8(128) - (n_bottom_left == 2)
-    wt[1::2, 1::2] = k_bottom[..., 2] * np.uint8(255)
-    clean = (n_left + k_top[..., 2] + n_bottom_left + k_bottom[..., 2]) == 9
-    return p[: size[1], : size[0]], wt[: size[1], : size[0]], clean
+    # Each pixel as one uint16, so that one sum gives both: its level if kept in bits 0–11 (four
+    # pixels' sum needs 10), and 1 << 12 if kept (a count of up to four, bits 12–14).
+    v = np.zeros(kept.shape, np.uint16)
+    np.add(g, np.uint16(1 << 12), out=v[:h, :w], dtype=np.uint16)
+    v *= kept
+    # Columns 3 → 2 cells, then rows 3 → 2; a one-pixel column or row counted twice, so that
+    # every cell's sum is that of four pixels: one rounding and one weight rule for all cells.
+    by_cols = np.empty((h3 * 3, w3, 2), np.uint16)
+    v3 = v.reshape(h3 * 3, w3, 3)
+    np.add(v3[..., 0], v3[..., 1], out=by_cols[..., 0])
+    np.left_shift(v3[..., 2], 1, out=by_cols[..., 1])
+    r3 = by_cols.reshape(h3, 3, w3 * 2)
+    cells = np.empty((h3, 2, w3 * 2), np.uint16)
+    np.add(r3[:, 0], r3[:, 1], out=cells[:, 0])
+    np.left_shift(r3[:, 2], 1, out=cells[:, 1])
+    x = cells.reshape(h3 * 2, w3 * 2)
+    level = x & np.uint16(0xFFF)
+    level += 2
+    level >>= 2  # the rounded mean
+    n = x >> np.uint16(12)  # kept of four: weight round(255 n / 4) = (255 n + 2) >> 2
+    n *= 255
+    n += 2
+    n >>= 2
+    # Per 3×3 block, whether all four cells are whole (x ≥ 4 << 12): the 2×2 flags as bytes,
+    # a row's pair read as one uint16 (0x0101: both), the block's two rows ANDed.
+    whole = (x >= 4 << 12).view(np.uint8).view(np.uint16).reshape(h3, 2, w3)
+    clean = (whole[:, 0] & whole[:, 1]) == 0x0101
+    return level[: size[1], : size[0]].astype(np.uint8), n[: size[1], : size[0]].astype(np.uint8), clean
 
 
 def _background(
@@ -374,7 +373,8 @@ def _background(
     half = (-(-size[0] // 2), -(-size[1] // 2))
     clean: np.ndarray | None = None
     if size == (round(image.width * 2 / 3), round(image.height * 2 / 3)):
-        p, w, clean = _kept_thirds(g, _unpack(keep_plane, (-(-g.shape[0] // 3) * 3, -(-g.shape[1] // 3) * 3)), size)
+        padded = (-(-g.shape[0] // 3) * 3, -(-g.shape[1] // 3) * 3)
+        p, w, clean = _kept_thirds(g, _unpack(keep_plane, padded), size)
     else:
         keep = _unpack(keep_plane, g.shape)
         # Box means of premultiplied luma and of the weight: their ratio is the mean of the kept
@@ -402,7 +402,7 @@ def _background(
     chroma[..., 0], chroma[..., 1] = np.asarray(ycc.getchannel(1)), np.asarray(ycc.getchannel(2))
     # The chroma is not premultiplied (that would be a pass over the full-size colour page):
     # a cell with any removed pixel counts as empty and takes the colour around it.
-    chroma[~clean] = 0
+    chroma *= clean[..., None]
     filled = _fill(chroma, clean.view(np.uint8) * np.uint8(255))
     cb, cr = (Image.fromarray(np.ascontiguousarray(filled[..., i]), "L") for i in (0, 1))
     # Each chroma value twice in each direction: the JPEG encoder's 2×2 average gives it back.
@@ -446,7 +446,9 @@ def _one_ink(colours: np.ndarray) -> bool:
     return bool(high - low <= ONE_INK_LIGHTNESS and np.percentile(chroma, 99.5) <= ONE_INK_CHROMA)
 
 
-def _foreground(image: Image.Image, text: np.ndarray, ground_small: np.ndarray, dpi: float) -> tuple[Image.Image, bool]:
+def _foreground(
+    image: Image.Image, g: np.ndarray, text: np.ndarray, ground_small: np.ndarray, dpi: float
+) -> tuple[Image.Image, bool]:
     """The text's colour at FOREGROUND_DPI, weighted by contrast² (the distance from the
     ground) so a stroke's core counts more than its anti-aliased rim, holes filled from around;
     and whether one colour is all (then a 1×1 image of it). Summed over the text pixels only
@@ -455,12 +457,9 @@ def _foreground(image: Image.Image, text: np.ndarray, ground_small: np.ndarray, 
     gh, gw = -(-image.height // b), -(-image.width // b)
     at = np.flatnonzero(text)
     ys, xs = np.divmod(at, image.width)
-    pixels = np.take(np.asarray(image).reshape(text.size, -1), at, axis=0)  # ~5× faster than [at]
-    if pixels.shape[1] == 3:  # the grey level, as Pillow's convert("L") computes it (ITU-R 601)
-        rgb = pixels.astype(np.int32)
-        grey = (rgb[:, 0] * 19595 + rgb[:, 1] * 38470 + rgb[:, 2] * 7471 + 0x8000) >> 16
-    else:
-        grey = pixels[:, 0].astype(np.int32)
+    grey = np.take(g, at).astype(np.int32)  # g: the page as Pillow's convert("L") made it
+    colour = np.asarray(image) if image.mode != "L" else g
+    pixels = np.take(colour.reshape(text.size, -1), at, axis=0)  # ~5× faster than [at]
     ground = np.take(ground_small, (ys // MAP_STEP) * ground_small.shape[1] + xs // MAP_STEP)
     d = np.abs(grey - ground).astype(np.float32)
     w = d * d
@@ -498,7 +497,7 @@ def segment(image: Image.Image, dpi: float, background_dpi: float) -> Layers | N
     fraction = count / (image.width * image.height)
     if fraction < MIN_TEXT_FRACTION:
         return None
-    fg, one = _foreground(image, text, ground_small, dpi)
+    fg, one = _foreground(image, g, text, ground_small, dpi)
     bg_dpi = min(background_dpi, dpi)
     size = (max(1, round(image.width * bg_dpi / dpi)), max(1, round(image.height * bg_dpi / dpi)))
     # The anti-aliased rim of each stroke goes with the text: left in the background it
