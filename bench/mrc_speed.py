@@ -9,6 +9,11 @@ profiles. The two versions alternate on each page (same load for both; the machi
 shared), each time is the best of --repeat runs. Printed per page: both wall times, both
 PDFs' bytes (q65 and q40), and the text pixels B drops and adds, as shares of A's text pixels;
 then the means, and the speed-up in wall and CPU time (CPU time is steadier under load).
+
+The process first takes the malloc settings of a build's workers (pool._keep_freed_buffers:
+freed image buffers are reused, not unmapped and faulted in again), as `--jobs 2` builds run
+MRC; `--plain-malloc` keeps glibc's defaults (as a `--jobs 1` build or bench/stages.py runs:
+there each new full-size array costs its page faults, ~1 ms per 9 MB).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from packager import mrc as ours
 from packager.classify import classify_page
 from packager.intake import scan_case
 from packager.pages import describe_pages, load_page
+from packager.pool import _keep_freed_buffers
 from packager.profiles import load_kinds, load_system_profile
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,11 +128,15 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=None, help="keep generated cases here (reused)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--ref", default="main", help="the git revision to compare against")
+    parser.add_argument("--plain-malloc", action="store_true", help="glibc's malloc defaults, not the workers'")
     args = parser.parse_args()
+    if not args.plain_malloc:
+        _keep_freed_buffers()
     tmp = Path(tempfile.mkdtemp(prefix="mrc-speed-"))
     ref = load_ref(args.ref, tmp)
     work = args.work or tmp
-    print(f"A = {args.ref}'s packager/mrc.py, B = this tree's; load average {os.getloadavg()[0]:.2f}")
+    malloc = "glibc defaults" if args.plain_malloc else "the workers' malloc settings"
+    print(f"A = {args.ref}'s packager/mrc.py, B = this tree's; {malloc}; load average {os.getloadavg()[0]:.2f}")
     heads = ("A s", "B s", "A q65", "B q65", "A q40", "B q40", "mask −", "mask +")
     widths = (6, 6, 8, 8, 8, 8, 7, 7)
     print(f"{'page':48} " + " ".join(f"{h:>{w}}" for h, w in zip(heads, widths, strict=True)))
