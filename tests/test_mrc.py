@@ -201,3 +201,13 @@ def test_a_map_by_bands_is_the_map_spread_over_its_blocks(h: int, w: int, step: 
     spread = np.repeat(np.repeat(small, step, axis=0), step, axis=1)[:h, :w]
     got = mrc._by_bands(np.less, full, mrc._rows(small, step, w), step, np.empty((h, w), bool))
     assert np.array_equal(got, full < spread)
+
+
+def test_the_g4_strip_is_found_where_pillow_says() -> None:
+    mask = Image.fromarray(np.random.default_rng(4).random((90, 70)) > 0.1)
+    buf = io.BytesIO()
+    mask.save(buf, "TIFF", compression="group4", tiffinfo={278: mask.height})
+    tags = mrc._tiff_tags(buf.getvalue())
+    with Image.open(io.BytesIO(buf.getvalue())) as tif:
+        for tag in (262, 273, 278, 279):
+            assert tags[tag] == int(tif.tag_v2[tag][0] if isinstance(tif.tag_v2[tag], tuple) else tif.tag_v2[tag])
