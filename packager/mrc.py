@@ -214,6 +214,28 @@ def _by_bands(op: np.ufunc, full: np.ndarray, rows: np.ndarray, step: int, out: 
     return out
 
 
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """The [start, stop) runs of True in a 1-d bool array."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], flags, [False])).astype(np.int8)))
+    return list(zip(edges[0::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+def _in_bands(op: np.ufunc, full: np.ndarray, small: np.ndarray, step: int, out: np.ndarray, rows: np.ndarray) -> None:
+    """out = op(out, full against `small` spread over step × step pixels), only in the bands of
+    map rows flagged in `rows` (elsewhere the map cannot change `out`: the work a dark photo
+    strip or a tinted box needs, not the page's)."""
+    scratch = np.empty((0,), bool)
+    for a, b in _runs(rows):
+        band = slice(a * step, min(b * step, full.shape[0]))
+        part = full[band]
+        if scratch.size < part.size:
+            scratch = np.empty(part.size, bool)
+        got = _by_bands(
+            op, part, _rows(small[a:b], step, full.shape[1]), step, scratch[: part.size].reshape(part.shape)
+        )
+        out[band] |= got
+
+
 # A pixel further than this from its ground is neither ground nor (if not text) ink: "in between".
 MID_DISTANCE = 14
 
@@ -239,8 +261,8 @@ def _text_mask(grey: Image.Image, g: np.ndarray, dpi: float) -> tuple[np.ndarray
         # From the enlarged ground through a table, not an enlarged threshold map: between a dark
         # tint or photo and the paper the map's threshold would fall below the paper (a bar of
         # paper pixels called "light text" along the photo's edge); the table keeps 255 there.
-        light = _rows(np.asarray(ground_small.point(_light_above(ground, contrast))), MAP_STEP, width)
-        text |= _by_bands(np.greater, g, light, MAP_STEP, scratch)
+        light = np.asarray(ground_small.point(_light_above(ground, contrast)))
+        _in_bands(np.greater, g, light, MAP_STEP, text, (light < 255).any(axis=1))
     # Photo blocks (~2 mm): many in-between pixels (neither ground nor ink) per ink pixel,
     # counted by Pillow's reduce (the block mean) on 0/255 images. |g − ground| > MID_DISTANCE
     # as two comparisons against the ground ± MID_DISTANCE (uint8, saturated: 0 and 255 are
@@ -261,10 +283,12 @@ def _text_mask(grey: Image.Image, g: np.ndarray, dpi: float) -> tuple[np.ndarray
     photo = n_mid > PHOTO_MID_RATIO * n_ink + 255 / 16
     if photo.any():
         photo = np.asarray(_l_image(photo).filter(ImageFilter.MaxFilter(3))) == 0  # not photo
-        # Each flag over its block: columns by repeating, rows by broadcasting (as _full).
+        # Each flag over its block: columns by repeating, rows by broadcasting.
         by = -(-g.shape[0] // photo.shape[0])
         bx = -(-width // photo.shape[1])
-        _by_bands(np.logical_and, text, _rows(photo, bx, width), by, text)
+        for a, b in _runs(~photo.all(axis=1)):  # only the bands that hold a photo block
+            band = text[a * by : b * by]
+            _by_bands(np.logical_and, band, _rows(photo[a:b], bx, width), by, band)
     return text, np.asarray(ground_small)
 
 
