@@ -333,15 +333,15 @@ def _fill(p: np.ndarray, w: np.ndarray) -> np.ndarray:
     # np.take, not fancy indexing: ~5× faster on rows this short.
     pp = np.take(channels, partial, axis=0).astype(np.float32)
     wf = np.take(w.ravel(), partial).astype(np.float32) / 255
-    values = pp / np.maximum(wf, 1e-3)[:, None]
-    thin = wf < FULL_WEIGHT
-    if thin.any() and min(w.shape) >= 2 and w.any():
+    if wf.min() < FULL_WEIGHT and min(w.shape) >= 2 and w.any():
         coarse = _fill_level(_reduce4(p), _reduce4(w))
-        ys, xs = np.divmod(partial[thin], w.shape[1])
-        wt = wf[thin]
-        c = (FULL_WEIGHT - wt)[:, None]
+        ys, xs = np.divmod(partial, w.shape[1])
         at = np.minimum(ys // 4, coarse.shape[0] - 1) * coarse.shape[1] + np.minimum(xs // 4, coarse.shape[1] - 1)
-        values[thin] = (pp[thin] + c * np.take(coarse.reshape(-1, coarse.shape[2]), at, axis=0)) / (wt[:, None] + c)
+        # Every partial cell at once: a cell with FULL_WEIGHT or more has c = 0, its own mean.
+        c = np.maximum(FULL_WEIGHT - wf, 0)[:, None]
+        values = (pp + c * np.take(coarse.reshape(-1, coarse.shape[2]), at, axis=0)) / (wf[:, None] + c)
+    else:
+        values = pp / np.maximum(wf, 1e-3)[:, None]
     out = channels if channels.flags.writeable else channels.copy()  # ours to change: no copy
     out[partial] = np.clip(np.rint(values), 0, 255).astype(np.uint8)
     return out.reshape(p.shape)
