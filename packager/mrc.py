@@ -121,11 +121,12 @@ def _pack(mask: np.ndarray, words: int) -> np.ndarray:
 
 
 def _unpack(plane: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Bit-plane rows back to a bool array of `shape` (rows beyond the plane's are False)."""
-    out = np.zeros(shape, bool)
-    rows = min(shape[0], plane.shape[0])
-    out[:rows] = np.unpackbits(plane[:rows].view(np.uint8), axis=1, count=shape[1], bitorder="little").view(bool)
-    return out
+    """Bit-plane rows back to a bool array of `shape` (rows beyond the plane's are False).
+    Unpacked straight into the result: a copy would be one more full-size array."""
+    if shape[0] > plane.shape[0]:
+        plane = np.concatenate([plane, np.zeros((shape[0] - plane.shape[0], plane.shape[1]), plane.dtype)])
+    bits = plane[: shape[0]].view(np.uint8)
+    return np.unpackbits(bits, axis=1, count=shape[1], bitorder="little").view(bool)
 
 
 def _from_left(x: np.ndarray) -> np.ndarray:
@@ -220,20 +221,24 @@ def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[0::2].tolist(), edges[1::2].tolist(), strict=True))
 
 
+# Map rows compared at a time by _in_bands: its scratch stays ~0.6 MB (a full-size one would
+# cost its page faults, ~1 ms per 9 MB, outside the build's workers).
+_CHUNK = 64
+
+
 def _in_bands(op: np.ufunc, full: np.ndarray, small: np.ndarray, step: int, out: np.ndarray, rows: np.ndarray) -> None:
-    """out = op(out, full against `small` spread over step × step pixels), only in the bands of
-    map rows flagged in `rows` (elsewhere the map cannot change `out`: the work a dark photo
-    strip or a tinted box needs, not the page's)."""
-    scratch = np.empty((0,), bool)
+    """out |= op(full, `small` spread over step × step pixels), only in the bands of map rows
+    flagged in `rows` (elsewhere the map cannot change `out`: the work a dark photo strip or a
+    tinted box needs, not the page's), a few bands at a time."""
+    width = full.shape[1]
+    scratch = np.empty(min(_CHUNK * step, full.shape[0]) * width, bool)
     for a, b in _runs(rows):
-        band = slice(a * step, min(b * step, full.shape[0]))
-        part = full[band]
-        if scratch.size < part.size:
-            scratch = np.empty(part.size, bool)
-        got = _by_bands(
-            op, part, _rows(small[a:b], step, full.shape[1]), step, scratch[: part.size].reshape(part.shape)
-        )
-        out[band] |= got
+        for c in range(a, b, _CHUNK):
+            d = min(c + _CHUNK, b)
+            band = slice(c * step, min(d * step, full.shape[0]))
+            part = full[band]
+            into = scratch[: part.size].reshape(part.shape)
+            out[band] |= _by_bands(op, part, _rows(small[c:d], step, width), step, into)
 
 
 # A pixel further than this from its ground is neither ground nor (if not text) ink: "in between".
@@ -268,11 +273,9 @@ def _text_mask(grey: Image.Image, g: np.ndarray, dpi: float) -> tuple[np.ndarray
     # as two comparisons against the ground ± MID_DISTANCE (uint8, saturated: 0 and 255 are
     # never passed); in place where it can be — each new full-size array costs its page faults.
     near = np.asarray(ground_small, dtype=np.int16)
-    below, above = (
-        _rows(np.clip(near + d, 0, 255).astype(np.uint8), MAP_STEP, width) for d in (-MID_DISTANCE, MID_DISTANCE)
-    )
-    mid = _by_bands(np.less, g, below, MAP_STEP, scratch)
-    mid |= _by_bands(np.greater, g, above, MAP_STEP, np.empty(g.shape, bool))
+    below, above = (np.clip(near + d, 0, 255).astype(np.uint8) for d in (-MID_DISTANCE, MID_DISTANCE))
+    mid = _by_bands(np.less, g, _rows(below, MAP_STEP, width), MAP_STEP, scratch)
+    _in_bands(np.greater, g, above, MAP_STEP, mid, np.ones(above.shape[0], bool))
     np.greater(mid, text, out=mid)  # and not text
     mid_255 = mid.view(np.uint8)
     np.multiply(mid_255, np.uint8(255), out=mid_255)
@@ -373,22 +376,27 @@ def _kept_thirds(g: np.ndarray, keep: np.ndarray, size: tuple[int, int]) -> tupl
     np.add(v3[..., 0], v3[..., 1], out=by_cols[..., 0])
     np.left_shift(v3[..., 2], 1, out=by_cols[..., 1])
     r3 = by_cols.reshape(h3, 3, w3 * 2)
-    cells = np.empty((h3, 2, w3 * 2), np.uint16)
+    cells = v.ravel()[: h3 * 2 * w3 * 2].reshape(h3, 2, w3 * 2)  # v's memory: it is read no more
     np.add(r3[:, 0], r3[:, 1], out=cells[:, 0])
     np.left_shift(r3[:, 2], 1, out=cells[:, 1])
     x = cells.reshape(h3 * 2, w3 * 2)
-    level = x & np.uint16(0xFFF)
-    level += 2
-    level >>= 2  # the rounded mean
-    n = x >> np.uint16(12)  # kept of four: weight round(255 n / 4) = (255 n + 2) >> 2
-    n *= 255
-    n += 2
-    n >>= 2
     # Per 3×3 block, whether all four cells are whole (x ≥ 4 << 12): the 2×2 flags as bytes,
     # a row's pair read as one uint16 (0x0101: both), the block's two rows ANDed.
     whole = (x >= 4 << 12).view(np.uint8).view(np.uint16).reshape(h3, 2, w3)
     clean = (whole[:, 0] & whole[:, 1]) == 0x0101
-    return level[: size[1], : size[0]].astype(np.uint8), n[: size[1], : size[0]].astype(np.uint8), clean
+    # The weight: kept of four, round(255 n / 4) = (255 n + 2) >> 2; the level: the rounded mean.
+    # Both straight into uint8 (by_cols' memory serves as the scratch of uint16 sums).
+    x, n = x[: size[1], : size[0]], by_cols.ravel()[: size[1] * size[0]].reshape(size[1], size[0])
+    np.right_shift(x, 12, out=n)
+    n *= 255
+    n += 2
+    wt = np.empty((size[1], size[0]), np.uint8)
+    np.right_shift(n, 2, out=wt, casting="unsafe")
+    x &= np.uint16(0xFFF)
+    x += 2
+    level = np.empty_like(wt)
+    np.right_shift(x, 2, out=level, casting="unsafe")
+    return level, wt, clean
 
 
 def _background(
