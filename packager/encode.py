@@ -40,6 +40,10 @@ class PageTask:
     # () = look at the page and keep its original only, a tuple = exactly these (a second pass).
     rungs: tuple[int, ...] | None = None
     first_pass: dict[str, int] | None = None  # rungs per page class in the first pass; None = all
+    # With the first pass's rungs (rungs None), also encode this many more: each the next rung
+    # not tried yet, as a second pass would, from the same decode. Set where the case will not
+    # fit at level 1 (originals.beyond_level_one), so that no second pass decodes it again.
+    extra_rungs: int = 0
     first_look: PageAnalysis | None = None  # set on a second pass: the first pass's analysis (class, kept candidates)
     # Where the source has no stream to keep (TIFF, BMP, WebP, HEIC, PNG with alpha), also
     # encode the decoded page losslessly (Flate): set when the case will likely fit as it is.
@@ -189,8 +193,9 @@ def _ceiling_dpi(page: SourcePage, max_dpi: int) -> float:
 def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
     """Decode, classify and encode one page at the task's rungs (worker entry point).
 
-    A first pass encodes the original and the best rung only: most cases fit there.
-    A second pass (task.first_look set) adds the lower rungs, for cases that do not.
+    A first pass encodes the original and the best rung(s) only: most cases fit there (and
+    the next rung too where the case will not: task.extra_rungs). A second pass
+    (task.first_look set) adds the lower rungs, for cases that still do not.
     """
     page = task.page
     try:
@@ -229,8 +234,17 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
     # phone photo, whose best rung keeps every pixel, see _ceiling_dpi).
     applies = [_rung_applies(r, page, loaded.image) for r in ladder] if wanted else []
     best_rung = next((j for j, a in enumerate(applies, 1) if a), 1)
+    extra = task.extra_rungs if first_pass else 0
+    owed = first_pass  # the first pass's own rungs owe the page an encoding; extra ones do not
     k = 0
-    while k < len(wanted):
+    while True:
+        if k == len(wanted):
+            below = next((r for r in range(1, len(ladder) + 1) if r not in tried and r not in done_rungs), None)
+            if extra <= 0 or below is None:
+                break
+            wanted.append(below)  # exactly what second_pass would ask for: the next rung not tried
+            extra -= 1
+            owed = False
         i = wanted[k]
         k += 1
         if i > len(ladder) or i in done_rungs:
@@ -238,7 +252,7 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
         tried.add(i)
         rung = ladder[i - 1]
         if not applies[i - 1]:
-            if first_pass and k == len(wanted) and i < len(ladder):
+            if owed and k == len(wanted) and i < len(ladder):
                 wanted.append(i + 1)  # the first pass still owes the page one encoding
             continue
         target = rung.dpi or round(loaded.dpi)
@@ -256,7 +270,7 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
                 layers[target] = mrc.segment(image, dpi, rung.background_dpi or target)
             page_layers = layers[target]
             if page_layers is None:  # no text to separate: the page keeps its other rungs
-                if first_pass and k == len(wanted) and i < len(ladder):
+                if owed and k == len(wanted) and i < len(ladder):
                     wanted.append(i + 1)
                 continue
             data = mrc.mrc_page_pdf(page_layers, rung.quality or 50)

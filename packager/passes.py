@@ -2,9 +2,11 @@
 
 First pass: every page is decoded once and classified; the pages the plan will need are
 encoded at the profile's first rungs (`first_pass_rungs`), the others only looked at and kept
-as they are (originals.py) — all of them when the case will most likely fit as it is. Second
-pass, only when the best rung of every page does not fit: the next rung of every page, then,
-if that does not fit either, all the remaining rungs. The work itself runs in the pool.
+as they are (originals.py) — all of them when the case will most likely fit as it is — and
+every page at the next rung too when the case will not fit at level 1 even with every page
+encoded (originals.beyond_level_one). Second pass, only when the best rung of every page does
+not fit: the next rung of every page not tried yet, then, if that does not fit either, all the
+remaining rungs. The work itself runs in the pool.
 """
 
 from __future__ import annotations
@@ -123,6 +125,8 @@ def describe(
     # The PDF structure around the pages: a file per input at most, and one more (the declaration).
     overhead = (len(inputs) + 1) * system.per_file_overhead_bytes + len(tasks) * system.per_page_overhead_bytes
     room = None if keep_originals else originals.room_bytes(limit_bytes, overhead)
+    if room is not None and originals.beyond_level_one([t.page for t in tasks], room):
+        tasks = [replace(t, extra_rungs=1) for t in tasks]
     return PageWork(tuple(tasks), photo_page, unreadable, room)
 
 

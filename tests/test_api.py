@@ -350,3 +350,27 @@ def test_kinds_not_read_when_their_process_dies_and_the_build_goes_on(
     assert all(len(i["sha256"]) == 64 for i in m["inputs"])
     assert any("scan0001.pdf could not be read from the page (it ended without a result (SIGKILL))" in w
                for w in m["warnings"])
+
+
+def test_a_case_far_over_the_limit_decodes_each_page_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four A6 letters at 60 KB: even at the floor guess of their best rung (~22 KB a page) they
+    are over the room, so the first pass encodes the next rung too (G4 after four grey levels)
+    and the plan finds its level there: no second pass decodes a page again."""
+    from packager import passes
+
+    case = tmp_path / "case"
+    case.mkdir()
+    (case / "case.toml").write_text(CASE_TOML, encoding="utf-8")
+    for i in range(4):
+        image, _ = text_page(300, seed=20 + i, size_mm=(105, 148), pt=9)
+        (case / f"{i + 1:02d}_letter.jpg").write_bytes(encode_jpeg(image, 90, 300))
+    analysed: list[str] = []
+    analyse = passes.pool.analyse_pages
+    monkeypatch.setattr(passes.pool, "analyse_pages",
+                        lambda tasks, *a: (analysed.extend(t.task_id for t in tasks), analyse(tasks, *a))[1])
+    out = tmp_path / "out"
+    assert main(["build", str(case), "--out", str(out), "--limit", "0.06MB", "--quiet", "--jobs", "1"]) == 0
+    m = _manifest(out)
+    assert m["plan"]["level"] > 1 and not m["mailed"] and m["upload_bytes"] <= 60_000
+    assert "g4" in {p["encoding"].split("@")[0] for o in m["outputs"] for p in o["pages"]}  # level 3's rung
+    assert sorted(analysed) == sorted(set(analysed)) and len(analysed) == 4

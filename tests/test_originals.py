@@ -88,3 +88,14 @@ def test_guesses_never_exceed_the_original_and_photos_scale_with_the_file() -> N
     assert originals.encoded_guess(small) == 50_000
     photo = _analysis(_page("jpeg", 3_000_000, estimated=True), "colour", 3_000_000)
     assert originals.encoded_guess(photo) == int(3_000_000 * originals._GUESS_PHOTO_SHARE)
+
+
+def test_beyond_level_one_when_every_page_at_its_floor_or_its_original_is_over_the_room() -> None:
+    pages = [_page("jpeg", 1_000_000, name="a"), _page("pdf", 50_000, name="b"), _page("tiff", 0, name="c")]
+    floor = originals.floor_guess(pages[0])
+    # a at its floor guess, b at its stored 50 KB (below its floor: level 1 takes no more), c
+    # (no stream to keep) at its floor guess.
+    least = 2 * floor + 50_000
+    assert originals.beyond_level_one(pages, least - 1)
+    assert not originals.beyond_level_one(pages, least)
+    assert not originals.beyond_level_one([], 0)

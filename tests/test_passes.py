@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,13 @@ def test_kept_originals_count_their_bytes_others_a_guess_per_page() -> None:
     assert not passes.originals_likely_fit([_input("pdf", 23_000_000)], 25_000_000)  # over 90 %
     assert not passes.originals_likely_fit([_input("tiff", 1_000, pages=20)], 25_000_000)  # 20 × 1.5 MB guessed
     assert passes.originals_likely_fit([_input("png", 2_000_000)], 25_000_000)
+
+
+def _without_id(spooled: Path) -> bytes:
+    """A spooled one-page PDF without its trailer's /ID, which qpdf (under img2pdf) makes from
+    the clock: the same rendition written in another second differs there only. Assembly takes
+    the page, never the trailer, so outputs are byte-identical all the same."""
+    return re.sub(rb"/ID \[<[0-9a-f]+><[0-9a-f]+>\]", b"/ID", spooled.read_bytes())
 
 
 def _jpeg_case(folder: Path) -> list[int]:
@@ -95,6 +104,8 @@ def test_second_pass_encodes_the_next_rung_and_the_rest_only_if_that_does_not_fi
     spool = tmp_path / "spool"
     spool.mkdir()
     work = passes.describe(inputs, system, kinds, spool, limit_bytes=1, keep_blank=False)  # nothing fits
+    # As for a case originals.beyond_level_one does not catch: the first pass's rungs only.
+    work = replace(work, tasks=tuple(replace(t, extra_rungs=0) for t in work.tasks))
     first = passes.first_pass(work, system, jobs=1, progress=None)
     docs = documents.group_documents(inputs, first.analyses, kinds, documents.order_kinds(kinds, None))
     assert {a.tried for d in docs for a in d.pages} == {(1,)}  # MRC q65
@@ -160,4 +171,68 @@ def test_pages_run_before_a_colour_kind_was_read_are_redone_with_it_the_others_k
         assert (a.page, a.page_class, a.candidates, a.tried) == (b.page, b.page_class, b.candidates, b.tried)
         for c in a.candidates:  # the spooled renditions the plan would take: the same bytes
             name = f"{a.spool_key}-{c.spool_index:02d}.pdf"
-            assert (spools["early"] / name).read_bytes() == (spools["direct"] / name).read_bytes()
+            assert _without_id(spools["early"] / name) == _without_id(spools["direct"] / name)
+
+
+def _certificates_and_letters(folder: Path) -> None:
+    """Two colour certificates (MRC rungs) and two text pages (grey levels, G4), A6 JPEG files."""
+    from fixtures.pages import encode_jpeg, text_page
+
+    folder.mkdir()
+    for i in range(2):
+        image, _ = text_page(300, seed=30 + i, size_mm=(105, 148), pt=9, colour_seal=True)
+        (folder / f"{i + 1:02d}_certificate.jpg").write_bytes(encode_jpeg(image, 90, 300))
+        image, _ = text_page(300, seed=20 + i, size_mm=(105, 148), pt=9)
+        (folder / f"{i + 1:02d}_letter.jpg").write_bytes(encode_jpeg(image, 90, 300))
+
+
+def test_a_case_beyond_level_one_gets_the_next_rung_from_the_first_pass(tmp_path: Path) -> None:
+    """Far over the limit (every page at its floor guess is over the room), the first pass
+    encodes every page's next rung too, from its one decode: exactly what a first pass without
+    it and a second pass's next rung give together — candidates, rungs tried, spooled bytes."""
+    from packager import documents
+    from packager.intake import scan_case
+    from packager.profiles import load_kinds, load_system_profile
+
+    system, kinds = load_system_profile(), load_kinds()
+    _certificates_and_letters(tmp_path / "case")
+    inputs = scan_case(tmp_path / "case", system).inputs
+    order = documents.order_kinds(kinds, None)
+    spools = {name: tmp_path / name for name in ("once", "twice")}
+    works = {}
+    for name, spool in spools.items():
+        spool.mkdir()
+        works[name] = passes.describe(inputs, system, kinds, spool, limit_bytes=1, keep_blank=False)
+    assert [t.extra_rungs for t in works["once"].tasks] == [1, 1, 1, 1]
+    once = passes.first_pass(works["once"], system, jobs=2, progress=None)
+    twice_work = replace(works["twice"], tasks=tuple(replace(t, extra_rungs=0) for t in works["twice"].tasks))
+    first = passes.first_pass(twice_work, system, jobs=1, progress=None)
+    twice = passes.second_pass(documents.group_documents(inputs, first.analyses, kinds, order), twice_work.tasks,
+                               system, 1, None, fits=lambda docs: True)
+    once_pages = [a for d in documents.group_documents(inputs, once.analyses, kinds, order) for a in d.pages]
+    twice_pages = [a for d in twice for a in d.pages]
+    assert {a.page_class.name: a.tried for a in once_pages} == {"colour": (1, 2), "bilevel": (1, 2, 3)}
+    for a, b in zip(once_pages, twice_pages, strict=True):
+        assert (a.page, a.page_class, a.candidates, a.tried) == (b.page, b.page_class, b.candidates, b.tried)
+        for c in a.candidates:
+            name = f"{a.spool_key}-{c.spool_index:02d}.pdf"
+            assert _without_id(spools["once"] / name) == _without_id(spools["twice"] / name)
+
+
+@pytest.mark.parametrize("limit", [25_000_000, 400_000])
+def test_a_case_that_may_fit_at_level_one_asks_for_no_more_rungs(tmp_path: Path, limit: int) -> None:
+    """Originals likely to fit (25 MB), or over the limit as they are but with room for every
+    page at its floor guess (0.4 MB against 4 × ~22 KB): the first pass's rungs only."""
+    from packager.intake import scan_case
+    from packager.profiles import load_kinds, load_system_profile
+
+    system = load_system_profile()
+    _jpeg_case(tmp_path / "case")
+    inputs = scan_case(tmp_path / "case", system).inputs
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    work = passes.describe(inputs, system, load_kinds(), spool, limit_bytes=limit, keep_blank=False)
+    assert (work.room_bytes is None) == (limit == 25_000_000)
+    assert [t.extra_rungs for t in work.tasks] == [0, 0, 0, 0]
+    first = passes.first_pass(work, system, jobs=1, progress=None)
+    assert {a.tried for pages in first.analyses.values() for a in pages} <= {(), (1, 2)}
