@@ -14,6 +14,11 @@ The process first takes the malloc settings of a build's workers (pool._keep_fre
 freed image buffers are reused, not unmapped and faulted in again), as `--jobs 2` builds run
 MRC; `--plain-malloc` keeps glibc's defaults (as a `--jobs 1` build or bench/stages.py runs:
 there each new full-size array costs its page faults, ~1 ms per 9 MB).
+
+`--builds N` instead runs N pairs of whole `packager build CASE --jobs 1` (the sizes' generated
+cases, glibc's malloc), A's and B's segment + mrc_page_pdf alternating in the same process,
+and prints the CPU time spent in them: each page segmented once, cold, between decodes and
+other encodes — what a build pays, without cProfile's noise (bench/stages.py).
 """
 
 from __future__ import annotations
@@ -122,6 +127,42 @@ def compare(ref: ModuleType, label: str, image: Image.Image, dpi: float, repeat:
     return row
 
 
+def in_builds(ref: ModuleType, case: Path, out: Path, pairs: int) -> None:
+    """CPU seconds in segment and mrc_page_pdf of whole one-process builds, A and B alternating."""
+    from packager import encode
+    from packager.cli import main as cli
+
+    versions = {
+        "A": (ref.segment, ref.mrc_page_pdf),
+        "B": (ours.segment, ours.mrc_page_pdf),
+    }
+    for name in ["A", "B"] * pairs:
+        spent = {"segment": 0.0, "pdf": 0.0, "pages": 0.0}
+
+        def timed(key: str, fn: Any, spent: dict[str, float] = spent) -> Any:
+            def run(*args: Any) -> Any:
+                c0 = time.process_time()
+                result = fn(*args)
+                spent[key] += time.process_time() - c0
+                spent["pages"] += key == "segment"
+                return result
+
+            return run
+
+        segment, pdf = versions[name]
+        encode.mrc.segment, encode.mrc.mrc_page_pdf = timed("segment", segment), timed("pdf", pdf)  # type: ignore[method-assign]
+        c0 = time.process_time()
+        cli(["build", str(case), "--out", str(out / name), "--jobs", "1", "--quiet"])
+        n = max(1, int(spent["pages"]))
+        print(
+            f"{name}: {case.parent.name} build CPU {time.process_time() - c0:.2f} s; {n} pages segmented: "
+            f"segment {spent['segment']:.3f} s ({spent['segment'] / n * 1000:.1f} ms a page), "
+            f"layers → PDF {spent['pdf']:.3f} s; load average {os.getloadavg()[0]:.2f}",
+            flush=True,
+        )
+    encode.mrc.segment, encode.mrc.mrc_page_pdf = versions["B"]  # type: ignore[method-assign]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sizes", nargs="*", default=["typical", "heavy"])
@@ -129,7 +170,19 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--ref", default="main", help="the git revision to compare against")
     parser.add_argument("--plain-malloc", action="store_true", help="glibc's malloc defaults, not the workers'")
+    parser.add_argument("--builds", type=int, default=0, help="N pairs of whole --jobs 1 builds instead")
     args = parser.parse_args()
+    if args.builds:
+        tmp = Path(tempfile.mkdtemp(prefix="mrc-speed-"))
+        ref = load_ref(args.ref, tmp)
+        work = args.work or tmp
+        print(f"A = {args.ref}'s packager/mrc.py, B = this tree's; whole builds, --jobs 1, glibc's malloc")
+        for size in args.sizes:
+            case = work / size / "case"
+            if not case.is_dir():
+                make_case(size, case, bench.SEEDS.get(size, 0))
+            in_builds(ref, case, tmp / size, args.builds)
+        return 0
     if not args.plain_malloc:
         _keep_freed_buffers()
     tmp = Path(tempfile.mkdtemp(prefix="mrc-speed-"))
