@@ -211,3 +211,18 @@ def test_the_g4_strip_is_found_where_pillow_says() -> None:
     with Image.open(io.BytesIO(buf.getvalue())) as tif:
         for tag in (262, 273, 278, 279):
             assert tags[tag] == int(tif.tag_v2[tag][0] if isinstance(tif.tag_v2[tag], tuple) else tif.tag_v2[tag])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 300), st.integers(1, 30), st.integers(1, 5), st.integers(0, 2**16))
+def test_bands_compared_only_where_flagged(h: int, w: int, step: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    full = rng.integers(0, 256, (h, w), dtype=np.uint8)
+    small = rng.integers(0, 256, (-(-h // step), -(-w // step)), dtype=np.uint8)
+    flags = rng.random(small.shape[0]) < 0.5
+    before = rng.random((h, w)) < 0.3
+    out = before.copy()
+    mrc._in_bands(np.greater, full, small, step, out, flags)
+    spread = np.repeat(np.repeat(small, step, axis=0), step, axis=1)[:h, :w]
+    where = np.repeat(flags, step)[:h, None]
+    assert np.array_equal(out, before | ((full > spread) & where))
