@@ -8,6 +8,7 @@ blank, and a page with faint strokes, photos or chroma that matters is never bil
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageChops, ImageFilter
@@ -18,6 +19,8 @@ THUMB_DPI = 100
 # Blank detection looks closer, at ~150 dpi: a single 7 pt character must keep a page.
 BLANK_DPI = 150
 CLASSIFY_DPI = BLANK_DPI  # the most resolution classify_page uses: a caller may decode at this
+# rough_class's view: libjpeg's 1/8-scale decode of a 300 dpi scan.
+ROUGH_DPI = 37.5
 # A pixel is content when it is this much darker than the paper (0–255 scale). The
 # thumbnail is a box average, which dilutes single-pixel scanner specks below this.
 CONTENT_DELTA = 22
@@ -127,7 +130,56 @@ def _erode(mask: np.ndarray) -> np.ndarray:
 
 def classify_page(image: Image.Image, dpi: float, *, colour_hint: bool = False) -> PageClass:
     """Classify one page from its pixels (RGB or L) at `dpi`."""
-    thumb = thumbnail(image, dpi)
+    seen = _measure(thumbnail(image, dpi))
+    if seen.content_any < 0.001 and _is_blank(image, dpi):  # the thumbnail pre-filters; a closer look decides
+        return seen.named("blank")
+    return seen.named(_class_name(seen, colour_hint))
+
+
+def rough_class(image: Image.Image, dpi: float, *, colour_hint: bool = False) -> PageClass | None:
+    """The class of a page seen coarsely (ROUGH_DPI), or None where it may be blank.
+
+    For a page kept as it is, whose class only guides a later pass (which classifies it again
+    from the pixels it decodes): libjpeg's 1/8-scale decode costs half the 150 dpi one, and
+    the classification a tenth. Content seen this coarsely is content at any resolution; a page
+    that shows almost none may still carry one small mark, and only classify_page on a closer
+    view (150 dpi) may call it blank — so None, never "blank".
+    """
+    seen = _measure(thumbnail(image, dpi))
+    if seen.content_any < 0.001:
+        return None
+    return seen.named(_class_name(seen, colour_hint))
+
+
+@dataclass(frozen=True)
+class _Measures:
+    """What classification reads on a page's ~100 dpi thumbnail (fractions of its pixels)."""
+
+    ink_fraction: float
+    colour_fraction: float
+    midtone_fraction: float
+    content_any: float  # content or colour
+    span: float  # paper level − ink level
+
+    def named(self, name: str) -> PageClass:
+        return PageClass(
+            name=name,  # type: ignore[arg-type]
+            ink_fraction=round(self.ink_fraction, 6),
+            colour_fraction=round(self.colour_fraction, 6),
+            midtone_fraction=round(self.midtone_fraction, 6),
+        )
+
+
+def _class_name(seen: _Measures, colour_hint: bool) -> str:
+    if colour_hint or seen.colour_fraction > COLOUR_MIN_FRACTION:
+        return "colour"
+    if seen.midtone_fraction > GREY_MIN_FRACTION or seen.span < 90:
+        # span < 90: the darkest ink is pale (faded print, pencil): bilevel would lose it.
+        return "grey"
+    return "bilevel"
+
+
+def _measure(thumb: Image.Image) -> _Measures:
     if thumb.mode == "RGB":
         r, g, b = thumb.split()
         # max−min of the channels with Pillow's C operations (numpy's axis-2 reductions are slow).
@@ -143,31 +195,18 @@ def classify_page(image: Image.Image, dpi: float, *, colour_hint: bool = False) 
     total = grey.size
     paper = paper_level(grey_img)
     content = clustered(grey < _below(paper - CONTENT_DELTA))
-    ink_fraction = float(np.count_nonzero(content)) / total
-    colour_fraction = float(np.count_nonzero(coloured)) / total
-    content_any = float(np.count_nonzero(content | coloured)) / total
 
     # Solid ink is well below the paper; midtones are between. Thin midtone rims around
     # characters are anti-aliasing; erode them away and see what broad areas remain.
     ink_level = hist_percentile(np.bincount(grey[content], minlength=256), 5) if np.any(content) else paper
     span = max(paper - ink_level, 1.0)
     mid = (grey > _above(ink_level + 0.3 * span)) & (grey < _below(min(paper - 0.25 * span, paper - CONTENT_DELTA)))
-    midtone_fraction = float(np.count_nonzero(_erode(mid))) / total
-
-    if content_any < 0.001 and _is_blank(image, dpi):  # the thumbnail pre-filters; a closer look decides
-        name = "blank"
-    elif colour_hint or colour_fraction > COLOUR_MIN_FRACTION:
-        name = "colour"
-    elif midtone_fraction > GREY_MIN_FRACTION or span < 90:
-        # span < 90: the darkest ink is pale (faded print, pencil): bilevel would lose it.
-        name = "grey"
-    else:
-        name = "bilevel"
-    return PageClass(
-        name=name,  # type: ignore[arg-type]
-        ink_fraction=round(ink_fraction, 6),
-        colour_fraction=round(colour_fraction, 6),
-        midtone_fraction=round(midtone_fraction, 6),
+    return _Measures(
+        ink_fraction=float(np.count_nonzero(content)) / total,
+        colour_fraction=float(np.count_nonzero(coloured)) / total,
+        midtone_fraction=float(np.count_nonzero(_erode(mid))) / total,
+        content_any=float(np.count_nonzero(content | coloured)) / total,
+        span=span,
     )
 
 

@@ -17,7 +17,16 @@ import pikepdf
 from PIL import Image
 
 from packager import flate, mrc
-from packager.classify import CLASSIFY_DPI, binarise, classify_page, four_levels, sixteen_levels, thin_strokes
+from packager.classify import (
+    CLASSIFY_DPI,
+    ROUGH_DPI,
+    binarise,
+    classify_page,
+    four_levels,
+    rough_class,
+    sixteen_levels,
+    thin_strokes,
+)
 from packager.errors import first_line
 from packager.model import Candidate, Encoding, PageAnalysis, PageClass, SourcePage
 from packager.pages import LoadedPage, exif_orientation, load_page, resize_to_dpi
@@ -178,8 +187,9 @@ def _rung_applies(rung: Encoding, page: SourcePage, image: Image.Image) -> bool:
 
 def decode_dpi(task: PageTask, *, first_look_only: bool) -> float:
     """The most resolution a task decodes its page at (load_page takes min(native, this)):
-    the classifier's for a first look that keeps originals, else the ceiling below."""
-    return float(CLASSIFY_DPI) if first_look_only else _ceiling_dpi(task.page, task.max_dpi)
+    the rough classifier's for a first look that keeps originals (and the classifier's 150 dpi
+    where that one cannot tell blank, see _look), else the ceiling below."""
+    return ROUGH_DPI if first_look_only else _ceiling_dpi(task.page, task.max_dpi)
 
 
 def _ceiling_dpi(page: SourcePage, max_dpi: int) -> float:
@@ -205,11 +215,10 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
     rungs = task.rungs
     if rungs == () and task.first_look is None and original is None:
         rungs = None  # no stream to keep after all (img2pdf refused it): the first pass's rungs
-    # Originals only: the pixels serve the classifier alone, which looks at 150 dpi at most,
-    # so a 300 dpi scan decodes at half scale (libjpeg's draft: ~3× faster).
-    first_look_only = task.first_look is None and rungs == ()
+    if task.first_look is None and rungs == () and original is not None:
+        return _look(task, original)
     try:
-        loaded = load_page(page, decode_dpi(task, first_look_only=first_look_only))
+        loaded = load_page(page, decode_dpi(task, first_look_only=False))
     except Exception as e:  # a decoder error names the file; the case goes on
         return PageFailure(page, f"page {page.page_index + 1} cannot be decoded ({first_line(e)})")
     page_class, candidates = _class_and_kept_candidates(task, loaded, original)
@@ -304,7 +313,12 @@ def _class_and_kept_candidates(
     first look's original stream (spool index 0) or lossless rendition. A blank page (dropped
     unless the task keeps blanks) comes back as class "blank" with no candidates."""
     if task.first_look is not None:
-        return task.first_look.page_class, list(task.first_look.candidates)
+        page_class = task.first_look.page_class
+        if task.first_look.rough_class:
+            # Classified coarsely while kept as it is (_look), which saw content: the class
+            # from these pixels, and never "blank" now.
+            page_class = _classified(replace(task, keep_blank=True), loaded)
+        return page_class, list(task.first_look.candidates)
     page = task.page
     page_class = classify_page(loaded.image, loaded.dpi, colour_hint=task.colour_hint)
     if page_class.name == "blank":
@@ -318,6 +332,38 @@ def _class_and_kept_candidates(
     elif task.lossless and _worth_lossless(loaded.image):
         candidates.append(_lossless_candidate(loaded, task))
     return page_class, candidates
+
+
+def _classified(task: PageTask, loaded: LoadedPage) -> PageClass:
+    """classify_page's class; a blank page the task keeps is bilevel."""
+    page_class = classify_page(loaded.image, loaded.dpi, colour_hint=task.colour_hint)
+    if page_class.name == "blank" and task.keep_blank:
+        return replace(page_class, name="bilevel")
+    return page_class
+
+
+def _look(task: PageTask, original: bytes) -> PageAnalysis | PageFailure:
+    """A page the first pass keeps as it is: its original spooled, its class seen coarsely.
+
+    The pixels only say whether the page is blank (dropped unless kept) and roughly what it is
+    (a later pass that encodes it after all classifies it again): libjpeg's 1/8-scale decode
+    (ROUGH_DPI) for that, and the classifier's 150 dpi view only where the coarse one shows
+    almost nothing — a blank back, or one small mark. Measured on typical's 21 such pages:
+    ~9 ms a page against ~20 ms at 150 dpi.
+    """
+    page = task.page
+    try:
+        loaded = load_page(page, ROUGH_DPI)
+        rough = rough_class(loaded.image, loaded.dpi, colour_hint=task.colour_hint)
+        page_class = rough or _classified(task, load_page(page, CLASSIFY_DPI))
+    except Exception as e:  # a decoder error names the file; the case goes on
+        return PageFailure(page, f"page {page.page_index + 1} cannot be decoded ({first_line(e)})")
+    if page_class.name == "blank":
+        return PageAnalysis(page=page, page_class=page_class, candidates=(), spool_key=task.task_id)
+    spool_path(task.spool_dir, task.task_id, 0).write_bytes(original)
+    kept = Candidate(ORIGINAL, len(original), round(page.native_dpi, 1), page.width_px, page.height_px)
+    return PageAnalysis(page=page, page_class=page_class, candidates=(kept,), spool_key=task.task_id,
+                        rough_class=rough is not None)
 
 
 def write_mail_page(page: SourcePage, page_class: PageClass, dest: Path) -> tuple[int, str]:

@@ -145,6 +145,9 @@ class PageAnalysis:
     # Ladder rungs (1-based) already tried on this page: encoded, or found not to apply or not
     # smaller than the original. A later pass asks only for the others.
     tried: tuple[int, ...] = ()
+    # page_class is classify.rough_class's (a page only looked at, its original kept): a pass
+    # that decodes the page in full classifies it again before choosing its rungs.
+    rough_class: bool = False
 
 
 @dataclass(frozen=True)

@@ -269,8 +269,11 @@ def _encode_more(
     for d in documents:
         for a in d.pages:
             task = by_key[a.spool_key]
+            # A page only looked at has a rough class (encode._look), which the worker replaces:
+            # ask for as many rungs as the longest ladder has (a rung past its ladder is skipped).
             ladder = system.ladders[a.page_class.name]
-            rest = tuple(r for r in range(1, len(ladder) + 1) if r not in a.tried)
+            rungs_n = max(map(len, system.ladders.values())) if a.rough_class else len(ladder)
+            rest = tuple(r for r in range(1, rungs_n + 1) if r not in a.tried)
             if rest:
                 again.append(replace(task, rungs=rest[:1] if next_only else rest, first_look=a))
     done: dict[str, PageAnalysis] = {}

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pikepdf
-from PIL import Image, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter
 
 from fixtures.documents import _NOTES
 from fixtures.pages import id_photo, text_page
@@ -269,3 +270,63 @@ def test_only_a_source_jpeg_is_turned_by_its_exif_orientation(tmp_path: Path) ->
     encoded = _image_pdf(encode_image(Image.new("L", (400, 300), 255), Encoding("flate-grey2", dpi=300)), 300)
     with pikepdf.open(io.BytesIO(encoded)) as pdf:
         assert int(pdf.pages[0].obj.get("/Rotate", 0)) == 0
+
+
+def _look_with_dpis(tmp_path: Path, image: Image.Image, monkeypatch) -> tuple[PageAnalysis, list[float]]:  # type: ignore[no-untyped-def]
+    """A page kept as it is (rungs ()), and the dpis its pixels were asked at."""
+    from packager import encode
+
+    case = tmp_path / "case"
+    case.mkdir(parents=True)
+    image.save(case / "page.jpg", quality=92, dpi=(300, 300))
+    asked: list[float] = []
+    real = encode.load_page
+
+    def recording(page, max_dpi, *args, **kwargs):  # type: ignore[no-untyped-def]
+        asked.append(max_dpi)
+        return real(page, max_dpi, *args, **kwargs)
+
+    monkeypatch.setattr(encode, "load_page", recording)
+    inp = next(i for i in scan_case(case, SYSTEM).inputs if i.path == "page.jpg")
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    task = PageTask(describe_pages(inp, SYSTEM)[0], "t0", SYSTEM.ladders, SYSTEM.max_dpi, False, spool, rungs=())
+    result = analyse_page(task)
+    assert isinstance(result, PageAnalysis)
+    return result, asked
+
+
+def test_a_page_kept_as_it_is_is_classified_from_an_eighth_scale_decode(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    image, _ = text_page(300, seed=3, pt=10)
+    look, asked = _look_with_dpis(tmp_path, image, monkeypatch)
+    assert asked == [37.5]
+    assert (look.page_class.name, look.rough_class) == ("bilevel", True)
+    assert [c.encoding.method for c in look.candidates] == ["original"]
+
+
+def test_a_page_that_may_be_blank_is_looked_at_closely_and_a_small_mark_keeps_it(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from fixtures.pages import blank_page, font
+
+    blank, asked = _look_with_dpis(tmp_path / "a", blank_page(300, noise=True, seed=1), monkeypatch)
+    assert asked == [37.5, 150] and blank.page_class.name == "blank" and blank.candidates == ()
+    marked = blank_page(300, noise=True, seed=1)
+    ImageDraw.Draw(marked).text((1200, 2000), "済", font=font("mincho", 22), fill=90)  # one 5 pt character
+    kept, asked = _look_with_dpis(tmp_path / "b", marked, monkeypatch)
+    assert asked == [37.5, 150]
+    assert kept.page_class.name != "blank" and not kept.rough_class and len(kept.candidates) == 1
+
+
+def test_a_rough_class_is_replaced_when_the_page_is_encoded_later(tmp_path: Path) -> None:
+    """A red seal may be too small for the 1/8-scale view: a page that look called bilevel is
+    classified again from the pixels a later pass decodes, and gets the colour ladder (MRC)."""
+    case = tmp_path / "case"
+    case.mkdir()
+    image, _ = text_page(300, seed=4, colour_seal=True, pt=9)
+    image.save(case / "certificate.jpg", quality=95, dpi=(300, 300))
+    look = _analyse(case, "certificate.jpg", tmp_path / "spool", rungs=())
+    wrong = replace(look, page_class=replace(look.page_class, name="bilevel"), rough_class=True)
+    later = analyse_page(PageTask(look.page, "t0", SYSTEM.ladders, SYSTEM.max_dpi, False, tmp_path / "spool",
+                                  first_pass=SYSTEM.first_pass_rungs, first_look=wrong))
+    assert isinstance(later, PageAnalysis)
+    assert later.page_class.name == "colour" and not later.rough_class
+    assert [c.encoding.label for c in later.candidates] == ["original", "mrc@300/200q65"]
