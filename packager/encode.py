@@ -270,7 +270,11 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
         if target not in resized:
             # From the smallest image already made that is still at least the target: cheaper.
             base_dpi = min((d for d in resized if d >= target), default=None)
-            base, dpi_from = (resized[base_dpi], base_dpi) if base_dpi else (loaded.image, loaded.dpi)
+            base = resized[base_dpi] if base_dpi else loaded.image
+            # The base's own dpi, not the target it was made for: a phone photo's best rung is
+            # kept at its 362.6 dpi under target 363, and a rung at 300 resized from it as if
+            # from 363 came out at 299.8 dpi (and other bytes than from the decode itself).
+            dpi_from = loaded.dpi * base.width / loaded.image.width
             resized[target] = resize_to_dpi(base, dpi_from, target)
         image = resized[target]
         dpi = loaded.dpi * image.width / loaded.image.width

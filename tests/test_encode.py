@@ -11,7 +11,7 @@ import pikepdf
 from PIL import Image, ImageDraw, ImageFilter
 
 from fixtures.documents import _NOTES
-from fixtures.pages import id_photo, text_page
+from fixtures.pages import encode_jpeg, id_photo, photo_page, text_page
 from packager.classify import binarise, four_levels, sixteen_levels
 from packager.encode import PageTask, _image_pdf, analyse_page, encode_image, original_page_pdf, spool_path
 from packager.intake import scan_case
@@ -330,3 +330,22 @@ def test_a_rough_class_is_replaced_when_the_page_is_encoded_later(tmp_path: Path
     assert isinstance(later, PageAnalysis)
     assert later.page_class.name == "colour" and not later.rough_class
     assert [c.encoding.label for c in later.candidates] == ["original", "mrc@300/200q65"]
+
+
+def test_a_rung_made_beside_a_phone_photos_best_rung_is_the_one_made_alone(tmp_path: Path) -> None:
+    """A photo with no dpi tag is fitted to A4 (2800 px wide: 338.7 dpi, an estimate): its best
+    rung keeps every pixel, its next rung is resized to 300 dpi. Made in one task with the best
+    rung or alone (a first pass's extra rung or a second pass), the next rung is the same — it
+    is resized from the page's own 338.7 dpi, not from the 339 its best rung was asked for."""
+    case = tmp_path / "case"
+    case.mkdir()
+    image, _ = photo_page(300, seed=5)
+    (case / "brochure-photo.jpg").write_bytes(encode_jpeg(image.resize((2800, 3960)), 90, None))
+    together = _analyse(case, "brochure-photo.jpg", tmp_path / "together", rungs=(3, 4))
+    alone = _analyse(case, "brochure-photo.jpg", tmp_path / "alone", rungs=(4,))
+    assert together.page.dpi_estimated and together.page_class.name == "colour"
+    best, = (c for c in together.candidates if c.spool_index == 3)
+    assert best.width_px == 2800  # every pixel
+    made_together, = (c for c in together.candidates if c.spool_index == 4)
+    made_alone, = (c for c in alone.candidates if c.spool_index == 4)
+    assert made_together == made_alone and made_alone.dpi == 300.0
