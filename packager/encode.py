@@ -224,7 +224,6 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
     page_class, candidates = _class_and_kept_candidates(task, loaded, original)
     if page_class.name == "blank":
         return PageAnalysis(page=page, page_class=page_class, candidates=(), spool_key=task.task_id)
-    original_bytes = next((c.bytes_ for c in candidates if c.spool_index == 0), None)
     ladder = task.ladders[page_class.name]
     first_pass = rungs is None
     if rungs is not None:
@@ -267,16 +266,7 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
         target = rung.dpi or round(loaded.dpi)
         if i == best_rung and page.dpi_estimated:
             target = max(target, round(loaded.dpi))
-        if target not in resized:
-            # From the smallest image already made that is still at least the target: cheaper.
-            base_dpi = min((d for d in resized if d >= target), default=None)
-            base = resized[base_dpi] if base_dpi else loaded.image
-            # The base's own dpi, not the target it was made for: a phone photo's best rung is
-            # kept at its 362.6 dpi under target 363, and a rung at 300 resized from it as if
-            # from 363 came out at 299.8 dpi (and other bytes than from the decode itself).
-            dpi_from = loaded.dpi * base.width / loaded.image.width
-            resized[target] = resize_to_dpi(base, dpi_from, target)
-        image = resized[target]
+        image = _image_at(target, loaded, resized)
         dpi = loaded.dpi * image.width / loaded.image.width
         if rung.method == "mrc":
             if target not in layers:
@@ -294,13 +284,7 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
                 # keep, and G4 holds exactly the same pixels, smaller.
                 rung = Encoding("g4", dpi=rung.dpi)
             data = _image_pdf(encode_image(image, rung), dpi)
-        if original_bytes is not None and len(data) >= original_bytes:
-            # Never make a page worse and bigger: the original stays (OCRmyPDF's size guard).
-            continue
-        mrc_bytes = min((c.bytes_ for c in candidates if c.encoding.method == "mrc"), default=None)
-        if rung.method != "mrc" and mrc_bytes is not None and len(data) >= mrc_bytes:
-            # A whole-page JPEG no smaller than the page's MRC is worse for its text and not
-            # cheaper: the planner's level falls back to the MRC rendition (plan.levels_of).
+        if not _worth_keeping(rung, len(data), candidates):
             continue
         spool_path(task.spool_dir, task.task_id, i).write_bytes(data)
         done = replace(rung, dpi=round(dpi)) if rung.dpi and round(dpi) != rung.dpi else rung
@@ -308,6 +292,31 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
     candidates.sort(key=lambda c: c.spool_index)
     return PageAnalysis(page=page, page_class=page_class, candidates=tuple(candidates), spool_key=task.task_id,
                         tried=tuple(sorted(tried)))
+
+
+def _image_at(target: int, loaded: LoadedPage, resized: dict[int, Image.Image]) -> Image.Image:
+    """The page at a rung's dpi, made once per dpi (kept in `resized`), from the smallest image
+    already made that is still at least the target: cheaper than from the decode."""
+    if target not in resized:
+        base_dpi = min((d for d in resized if d >= target), default=None)
+        base = resized[base_dpi] if base_dpi else loaded.image
+        # The base's own dpi, not the target it was made for: a phone photo's best rung is
+        # kept at its 362.6 dpi under target 363, and a rung at 300 resized from it as if
+        # from 363 came out at 299.8 dpi (and other bytes than from the decode itself).
+        dpi_from = loaded.dpi * base.width / loaded.image.width
+        resized[target] = resize_to_dpi(base, dpi_from, target)
+    return resized[target]
+
+
+def _worth_keeping(rung: Encoding, size: int, candidates: list[Candidate]) -> bool:
+    """Whether an encoding of `size` bytes joins the page's candidates."""
+    original_bytes = next((c.bytes_ for c in candidates if c.spool_index == 0), None)
+    if original_bytes is not None and size >= original_bytes:
+        return False  # never make a page worse and bigger: the original stays (OCRmyPDF's size guard)
+    mrc_bytes = min((c.bytes_ for c in candidates if c.encoding.method == "mrc"), default=None)
+    # A whole-page JPEG no smaller than the page's MRC is worse for its text and not cheaper:
+    # the planner's level falls back to the MRC rendition (plan.levels_of).
+    return rung.method == "mrc" or mrc_bytes is None or size < mrc_bytes
 
 
 def _class_and_kept_candidates(
