@@ -34,7 +34,7 @@ STAGES = [
     ("first pass (every page, waves), all of it", "passes.py", "first_pass"),
     ("copy originals (one-page PDFs)", "encode.py", "original_page_pdf"),
     ("decode (libjpeg draft, pdfium)", "pages.py", "load_page"),
-    ("  of which a scan's full-page image (JPEG, G4)", "pages.py", "_decode_full_page_image"),
+    ("  of which a scan's full-page JPEG", "pages.py", "_decode_full_page_jpeg"),
     ("classify", "classify.py", "classify_page"),
     ("  of which the 100 dpi thumbnail", "classify.py", "thumbnail"),
     ("  of which blank check (150 dpi)", "classify.py", "_is_blank"),

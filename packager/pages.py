@@ -291,22 +291,12 @@ def _load_raster(page: SourcePage, max_dpi: float) -> LoadedPage:
 _PDF_ROTATE = {90: Image.Transpose.ROTATE_270, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_90}
 
 
-@dataclass(frozen=True)
-class _PageImage:
-    """The one image a scan page is drawn from, as its PDF stream holds it."""
+def _full_page_jpeg(page: SourcePage) -> tuple[bytes, int] | None:
+    """The JPEG stream of a scan page that is one JPEG drawn over the whole page, or None.
 
-    data: bytes  # the JPEG file (DCTDecode), or the whole page as a G4 TIFF image (CCITTFaxDecode)
-    rotate: int  # the page's /Rotate, 0/90/180/270
-
-
-def _full_page_image(page: SourcePage) -> _PageImage | None:
-    """The image of a scan page that is one image drawn over the whole page, or None.
-
-    Most scanners and img2pdf write exactly this: a JPEG, or for black and white a CCITT G4
-    image. Decoding it directly (libjpeg's scaled decode; libtiff for G4) is several times
-    faster than rendering the page (an A4 G4 page: 5 ms against 27 ms), and gives the same
-    pixels. Anything else (skewed matrices, masks, Decode arrays, CMYK, text, JBIG2) goes to
-    PDFium.
+    Most scanners and img2pdf write exactly this. Decoding it with libjpeg's scaled decode
+    is several times faster than rendering the page, and gives the same pixels.
+    Anything else (skewed matrices, masks, Decode arrays, CMYK, text) goes to PDFium.
     """
     try:
         with pikepdf.open(page.input.abs_path) as pdf:
@@ -327,21 +317,16 @@ def _full_page_image(page: SourcePage) -> _PageImage | None:
             if abs(e - x0) > 1 or abs(f - y0) > 1 or ("/CropBox" in p.obj and list(p.obj.CropBox) != list(box)):
                 return None
             image = p.obj.Resources.XObject[ops[1].operands[0]]
-            if any(k in image for k in ("/Decode", "/SMask", "/Mask", "/ImageMask")):
-                return None
             filters = image.get("/Filter")
             filters = list(filters) if isinstance(filters, pikepdf.Array) else [filters]
-            rotate = int(p.obj.get("/Rotate", 0)) % 360
-            space = image.get("/ColorSpace")
-            if filters == [pikepdf.Name.DCTDecode] and space in (pikepdf.Name.DeviceRGB, pikepdf.Name.DeviceGray):
-                return _PageImage(image.read_raw_bytes(), rotate)
-            if filters == [pikepdf.Name.CCITTFaxDecode] and space == pikepdf.Name.DeviceGray:
-                # pikepdf wraps the G4 stream in a TIFF header (BlackIs1, K and the size from
-                # the image's own dictionary): Pillow's libtiff decodes that.
-                buf = io.BytesIO()
-                pikepdf.PdfImage(image).extract_to(stream=buf)
-                return _PageImage(buf.getvalue(), rotate)
-            return None
+            if filters != [pikepdf.Name.DCTDecode] or image.get("/ColorSpace") not in (
+                pikepdf.Name.DeviceRGB,
+                pikepdf.Name.DeviceGray,
+            ):
+                return None
+            if any(k in image for k in ("/Decode", "/SMask", "/Mask", "/ImageMask")):
+                return None
+            return image.read_raw_bytes(), int(p.obj.get("/Rotate", 0)) % 360
     except Exception:  # anything odd about the page: PDFium renders it instead
         return None
 
@@ -357,31 +342,32 @@ def _draft_for(im: Image.Image, dpi: float, max_dpi: float) -> None:
         im.draft(im.mode, (im.width // factor, im.height // factor))
 
 
-def _decode_full_page_image(page: SourcePage, max_dpi: float) -> LoadedPage | None:
-    found = _full_page_image(page)
+def _decode_full_page_jpeg(page: SourcePage, max_dpi: float) -> LoadedPage | None:
+    found = _full_page_jpeg(page)
     if found is None:
         return None
-    im = Image.open(io.BytesIO(found.data))
-    if (im.format, im.mode) not in (("JPEG", "L"), ("JPEG", "RGB"), ("TIFF", "1")):
+    data, rotate = found
+    im = Image.open(io.BytesIO(data))
+    if im.format != "JPEG" or im.mode not in ("L", "RGB"):
         return None
-    upright_w = im.height if found.rotate in (90, 270) else im.width
+    upright_w = im.height if rotate in (90, 270) else im.width
     dpi = upright_w / page.width_in
     _draft_for(im, dpi, max_dpi)
-    im.load()  # the image's bytes are in memory: no file stays open behind the image
-    image: Image.Image = im.convert("L") if im.mode == "1" else im
-    dpi = dpi * (image.height if found.rotate in (90, 270) else image.width) / upright_w
+    im.load()  # the JPEG bytes are in memory: no file stays open behind the image
+    image: Image.Image = im
+    dpi = dpi * (image.height if rotate in (90, 270) else image.width) / upright_w
     if dpi > max_dpi:
         image = resize_to_dpi(image, dpi, max_dpi)
         dpi = max_dpi
-    if found.rotate in _PDF_ROTATE:
-        image = image.transpose(_PDF_ROTATE[found.rotate])
+    if rotate in _PDF_ROTATE:
+        image = image.transpose(_PDF_ROTATE[rotate])
     return LoadedPage(image=image, dpi=dpi)
 
 
 def _render_pdf_page(page: SourcePage, max_dpi: float) -> LoadedPage:
     if page.input.pdf_reader == "pdfium":  # qpdf does not see this page: PDFium alone renders it
         return _render_with_pdfium(page, max_dpi)
-    direct = _decode_full_page_image(page, max_dpi)
+    direct = _decode_full_page_jpeg(page, max_dpi)
     if direct is not None:
         return direct
     return _render_with_pdfium(page, max_dpi)

@@ -180,36 +180,3 @@ def test_a_page_only_pdfium_sees_is_described_and_rendered_by_pdfium(tmp_path: P
     loaded = load_page(page, 100)
     assert loaded.image.size[0] == pytest.approx(827, abs=3)
     assert min(loaded.image.convert("L").getextrema()) < 100  # the text is there
-
-
-@pytest.mark.parametrize("rotate", [0, 90])
-def test_a_g4_scan_page_is_decoded_directly_with_its_own_pixels(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rotate: int
-) -> None:
-    """A black-and-white scan page (one CCITT G4 image over the page, as scanners write it) is
-    decoded by libtiff, not rendered by PDFium: the same pixels, ~5× faster."""
-    import img2pdf
-    import pikepdf
-
-    from packager import pages
-
-    rng = np.random.default_rng(7)
-    bits = np.full((700, 496), 255, dtype=np.uint8)
-    for y, x in rng.integers(0, (690, 486), size=(60, 2)):
-        bits[y : y + 8, x : x + 8] = 0  # black marks on white: polarity shows
-    buf = io.BytesIO()
-    Image.fromarray(bits, "L").convert("1").save(buf, "TIFF", compression="group4", dpi=(60, 60))
-    pdf = pikepdf.open(io.BytesIO(img2pdf.convert(buf.getvalue(), nodate=True)))
-    pdf.pages[0].Rotate = rotate
-    pdf.save(tmp_path / "fax.pdf")
-    page = _page(tmp_path, "fax.pdf")
-
-    def no_pdfium(*_: object) -> None:
-        raise AssertionError("rendered by PDFium")
-
-    monkeypatch.setattr(pages, "_render_with_pdfium", no_pdfium)
-    loaded = load_page(page, 300)
-    expected = np.rot90(bits, k=-rotate // 90)  # /Rotate turns the page clockwise
-    assert loaded.image.mode == "L" and loaded.dpi == pytest.approx(60, rel=0.01)
-    assert np.array_equal(np.asarray(loaded.image), expected)
-    assert load_page(page, 30).image.size == (expected.shape[1] // 2, expected.shape[0] // 2)
