@@ -17,6 +17,7 @@ import numpy as np
 import pikepdf
 from PIL import Image
 
+from packager.decoder_messages import refused_on_damage
 from packager.model import InputFile, SourcePage
 from packager.profiles import SystemProfile
 
@@ -274,7 +275,11 @@ def _load_raster(page: SourcePage, max_dpi: float) -> LoadedPage:
         orientation = exif_orientation(im)
         dpi = page.native_dpi
         _draft_for(im, dpi, max_dpi)
-        im.load()
+        if im.format == "TIFF":  # libtiff reports damage on stderr and goes on: refuse the page
+            with refused_on_damage():
+                im.load()
+        else:
+            im.load()
         image = _to_rgb_or_l(im)
         upright_w = image.height if orientation in (5, 6, 7, 8) else image.width
         dpi = dpi * upright_w / page.width_px
