@@ -35,7 +35,11 @@ class DamagedData(ValueError):
 def refused_on_damage() -> Iterator[None]:
     """Run a decode with stderr captured; raise DamagedData if the decoder reported damage."""
     sys.stderr.flush()
-    saved = os.dup(2)
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all (closed by whoever started us): nothing reaches a terminal
+        yield
+        return
     with tempfile.TemporaryFile() as sink:
         os.dup2(sink.fileno(), 2)
         try:

@@ -62,3 +62,16 @@ def test_a_sound_g4_tiff_still_loads(tmp_path: Path) -> None:
     (inp,) = scan_case(tmp_path, SYSTEM).inputs
     (page,) = describe_pages(inp, SYSTEM)
     assert np.array_equal(np.asarray(load_page(page, 300).image), bits)
+
+
+def test_a_process_without_stderr_still_decodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Started with file descriptor 2 closed (`2>&-`, some service managers): no capture, no failure."""
+
+    def no_fd(fd: int) -> int:
+        raise OSError(9, "Bad file descriptor")
+
+    monkeypatch.setattr(os, "dup", no_fd)
+    ran = []
+    with refused_on_damage():
+        ran.append(True)
+    assert ran == [True]
