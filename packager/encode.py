@@ -213,10 +213,10 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
     except Exception as e:  # a PDF that opened at intake but cannot give this page: name it
         return PageFailure(page, f"page {page.page_index + 1} cannot be copied ({first_line(e)})")
     rungs = task.rungs
-    if rungs == () and task.first_look is None and original is None:
+    if rungs == () and task.first_look is None:
+        if original is not None:
+            return _look(task, original)
         rungs = None  # no stream to keep after all (img2pdf refused it): the first pass's rungs
-    if task.first_look is None and rungs == () and original is not None:
-        return _look(task, original)
     try:
         loaded = load_page(page, decode_dpi(task, first_look_only=False))
     except Exception as e:  # a decoder error names the file; the case goes on
@@ -332,19 +332,22 @@ def _class_and_kept_candidates(
             # from these pixels, and never "blank" now.
             page_class = _classified(replace(task, keep_blank=True), loaded)
         return page_class, list(task.first_look.candidates)
-    page = task.page
-    page_class = classify_page(loaded.image, loaded.dpi, colour_hint=task.colour_hint)
+    page_class = _classified(task, loaded)
     if page_class.name == "blank":
-        if not task.keep_blank:
-            return page_class, []
-        page_class = replace(page_class, name="bilevel")
+        return page_class, []
     candidates: list[Candidate] = []
     if original is not None:
-        spool_path(task.spool_dir, task.task_id, 0).write_bytes(original)
-        candidates.append(Candidate(ORIGINAL, len(original), round(page.native_dpi, 1), page.width_px, page.height_px))
+        candidates.append(_kept_original(task, original))
     elif task.lossless and _worth_lossless(loaded.image):
         candidates.append(_lossless_candidate(loaded, task))
     return page_class, candidates
+
+
+def _kept_original(task: PageTask, original: bytes) -> Candidate:
+    """The page's original stream, spooled (index 0), as a candidate."""
+    page = task.page
+    spool_path(task.spool_dir, task.task_id, 0).write_bytes(original)
+    return Candidate(ORIGINAL, len(original), round(page.native_dpi, 1), page.width_px, page.height_px)
 
 
 def _classified(task: PageTask, loaded: LoadedPage) -> PageClass:
@@ -373,10 +376,8 @@ def _look(task: PageTask, original: bytes) -> PageAnalysis | PageFailure:
         return PageFailure(page, f"page {page.page_index + 1} cannot be decoded ({first_line(e)})")
     if page_class.name == "blank":
         return PageAnalysis(page=page, page_class=page_class, candidates=(), spool_key=task.task_id)
-    spool_path(task.spool_dir, task.task_id, 0).write_bytes(original)
-    kept = Candidate(ORIGINAL, len(original), round(page.native_dpi, 1), page.width_px, page.height_px)
-    return PageAnalysis(page=page, page_class=page_class, candidates=(kept,), spool_key=task.task_id,
-                        rough_class=rough is not None)
+    return PageAnalysis(page=page, page_class=page_class, candidates=(_kept_original(task, original),),
+                        spool_key=task.task_id, rough_class=rough is not None)
 
 
 def write_mail_page(page: SourcePage, page_class: PageClass, dest: Path) -> tuple[int, str]:

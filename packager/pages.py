@@ -7,6 +7,7 @@ memory does not grow with the size of the case.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import warnings
@@ -275,10 +276,8 @@ def _load_raster(page: SourcePage, max_dpi: float) -> LoadedPage:
         orientation = exif_orientation(im)
         dpi = page.native_dpi
         _draft_for(im, dpi, max_dpi)
-        if im.format == "TIFF":  # libtiff reports damage on stderr and goes on: refuse the page
-            with refused_on_damage():
-                im.load()
-        else:
+        # libtiff reports damage on stderr and goes on: refuse the page instead.
+        with refused_on_damage() if im.format == "TIFF" else contextlib.nullcontext():
             im.load()
         image = _to_rgb_or_l(im)
         upright_w = image.height if orientation in (5, 6, 7, 8) else image.width
