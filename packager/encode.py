@@ -218,12 +218,13 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
             return _look(task, original)
         rungs = None  # no stream to keep after all (img2pdf refused it): the first pass's rungs
     try:
-        loaded = load_page(page, decode_dpi(task, first_look_only=False))
+        loaded = load_page(page, decode_dpi(task, first_look_only=False), planes=True)
     except Exception as e:  # a decoder error names the file; the case goes on
         return PageFailure(page, f"page {page.page_index + 1} cannot be decoded ({first_line(e)})")
     page_class, candidates = _class_and_kept_candidates(task, loaded, original)
     if page_class.name == "blank":
         return PageAnalysis(page=page, page_class=page_class, candidates=(), spool_key=task.task_id)
+    loaded = _pixels_for(page_class, loaded)
     ladder = task.ladders[page_class.name]
     first_pass = rungs is None
     if rungs is not None:
@@ -294,6 +295,16 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
                         tried=tuple(sorted(tried)))
 
 
+def _pixels_for(page_class: PageClass, loaded: LoadedPage) -> LoadedPage:
+    """The pixels a page's rungs encode: a text page's grey, a colour page's colour (a page decoded
+    as planes has both at hand, see LoadedPage); a grey page as classified."""
+    if page_class.name == "bilevel":
+        return loaded.in_grey()
+    if page_class.name == "colour":
+        return loaded.in_colour()
+    return loaded
+
+
 def _image_at(target: int, loaded: LoadedPage, resized: dict[int, Image.Image]) -> Image.Image:
     """The page at a rung's dpi, made once per dpi (kept in `resized`), from the smallest image
     already made that is still at least the target: cheaper than from the decode."""
@@ -339,7 +350,7 @@ def _class_and_kept_candidates(
     if original is not None:
         candidates.append(_kept_original(task, original))
     elif task.lossless and _worth_lossless(loaded.image):
-        candidates.append(_lossless_candidate(loaded, task))
+        candidates.append(_lossless_candidate(loaded.in_colour(), task))
     return page_class, candidates
 
 

@@ -10,6 +10,7 @@ system_packages=(
   qpdf ghostscript                               # qpdf --check in tests; Ghostscript is the benchmark's peer
   tesseract-ocr tesseract-ocr-jpn                # runtime: document kind from a page's title; also the legibility measure
   chromium                                       # the desk's end-to-end test drives it with Playwright
+  libturbojpeg0                                  # runtime, optional: colour JPEG scans decoded as planes (jpeg_planes.py)
 )
 missing=()
 for p in "${system_packages[@]}"; do
