@@ -114,7 +114,9 @@ def original_possible(page: SourcePage) -> bool:
 
 
 def original_page_pdf(page: SourcePage) -> bytes | None:
-    """The page exactly as the source holds it, as a one-page PDF, where that is possible."""
+    """The page exactly as the source holds it, as a one-page PDF, where that is possible.
+    The same page and length every time (the assembler makes a kept original again, see
+    _kept_original); only an image's trailer /ID differs, from the clock, and no page keeps it."""
     fmt = page.input.format
     if fmt == "jpeg":
         try:
@@ -354,11 +356,17 @@ def _class_and_kept_candidates(
     return page_class, candidates
 
 
-def _kept_original(task: PageTask, original: bytes) -> Candidate:
-    """The page's original stream, spooled (index 0), as a candidate."""
+def _kept_original(task: PageTask, original: bytes, *, spool: bool = False) -> Candidate:
+    """The page's original stream as a candidate (index 0), measured, and spooled only if asked
+    (a page kept as it is, _look, whose original the plan most likely takes). Otherwise the
+    assembler makes it again from the source if the plan takes it (write.py): a plan that
+    encodes pages takes few of their originals, and spooling every one wrote the heavy
+    bundle's inputs out again (~0.4 s of worker CPU; 14 of its 106 originals are used)."""
     page = task.page
-    spool_path(task.spool_dir, task.task_id, 0).write_bytes(original)
-    return Candidate(ORIGINAL, len(original), round(page.native_dpi, 1), page.width_px, page.height_px)
+    if spool:
+        spool_path(task.spool_dir, task.task_id, 0).write_bytes(original)
+    return Candidate(ORIGINAL, len(original), round(page.native_dpi, 1), page.width_px, page.height_px,
+                     spooled=spool)
 
 
 def _classified(task: PageTask, loaded: LoadedPage) -> PageClass:
@@ -387,7 +395,7 @@ def _look(task: PageTask, original: bytes) -> PageAnalysis | PageFailure:
         return PageFailure(page, f"page {page.page_index + 1} cannot be decoded ({first_line(e)})")
     if page_class.name == "blank":
         return PageAnalysis(page=page, page_class=page_class, candidates=(), spool_key=task.task_id)
-    return PageAnalysis(page=page, page_class=page_class, candidates=(_kept_original(task, original),),
+    return PageAnalysis(page=page, page_class=page_class, candidates=(_kept_original(task, original, spool=True),),
                         spool_key=task.task_id, rough_class=rough is not None)
 
 

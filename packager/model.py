@@ -132,6 +132,8 @@ class Candidate:
     width_px: int
     height_px: int
     spool_index: int = 0  # which spooled rendition holds it (0 = the original, i = ladder rung i)
+    # False: an original measured but not spooled; the assembler makes it again from the source.
+    spooled: bool = True
 
 
 @dataclass(frozen=True)

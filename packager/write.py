@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from packager import assemble, encode, outputs, pool
+from packager.errors import OutputError, first_line
 from packager.model import CaseInfo, DocumentSummary, Plan, PlannedDocument, SourcePage
 from packager.result import OutputRecord, PageRecord
 
@@ -77,12 +78,20 @@ def declaration_bytes(case: CaseInfo, uploaded: list[DocumentSummary], mailed: l
     return len(render_declaration(case, uploaded, mailed, on))
 
 
-def _page_records(d: PlannedDocument, spool: Path) -> tuple[list[Path], list[PageRecord]]:
-    """The spooled one-page PDFs a planned upload document is made of, and their records."""
-    paths, records = [], []
+# A page of an upload document: its spooled one-page PDF, or the page whose original it takes.
+PagePdf = Path | SourcePage
+
+
+def _page_records(d: PlannedDocument, spool: Path) -> tuple[list[PagePdf], list[PageRecord]]:
+    """The one-page PDFs a planned upload document is made of, and their records."""
+    paths: list[PagePdf] = []
+    records: list[PageRecord] = []
     for analysis, choice in zip(d.document.pages, d.choice, strict=True):
         cand = analysis.candidates[choice]
-        paths.append(encode.spool_path(spool, analysis.spool_key, cand.spool_index))
+        if not cand.spooled:  # an original measured in the worker, not spooled (encode._kept_original)
+            paths.append(analysis.page)
+        else:
+            paths.append(encode.spool_path(spool, analysis.spool_key, cand.spool_index))
         records.append(
             PageRecord(analysis.page.input.path, analysis.page.page_index, cand.encoding.label, cand.dpi, cand.bytes_)
         )
@@ -96,7 +105,7 @@ def _write_upload(target: Target, the_plan: Plan) -> list[OutputRecord]:
         groups = [(d.document.key, d.document.title, (d,)) for d in the_plan.uploaded]
     written = []
     for key, title, docs in groups:
-        paths: list[Path] = []
+        paths: list[PagePdf] = []
         records: list[PageRecord] = []
         for d in docs:
             p, r = _page_records(d, target.spool)
@@ -107,7 +116,7 @@ def _write_upload(target: Target, the_plan: Plan) -> list[OutputRecord]:
         written.append(outputs.write_output(
             target.out_dir,
             f"{outputs.UPLOAD}/{name}",
-            lambda f, paths=paths, title=title: assemble.assemble_pdf(paths, title, f),
+            lambda f, paths=paths, title=title: assemble.assemble_pdf([_page_pdf(p) for p in paths], title, f),
             destination=outputs.UPLOAD,
             document=key,
             title=title,
@@ -116,6 +125,21 @@ def _write_upload(target: Target, the_plan: Plan) -> list[OutputRecord]:
             name_en=names[1],
         ))
     return written
+
+
+def _page_pdf(item: PagePdf) -> Path | bytes:
+    """A spooled page as it is; an original made again from its source, as the worker made it
+    to measure it (the same page, the same length: encode.original_page_pdf)."""
+    if isinstance(item, Path):
+        return item
+    where = f"{item.input.path}: page {item.page_index + 1}"
+    try:
+        data = encode.original_page_pdf(item)
+    except Exception as e:
+        raise OutputError(f"{where} can no longer be copied ({first_line(e)}); was it changed during the build?") from e
+    if data is None:
+        raise OutputError(f"{where} can no longer be copied; was it changed during the build?")
+    return data
 
 
 def _write_photo(target: Target) -> list[OutputRecord]:
