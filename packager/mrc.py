@@ -400,12 +400,18 @@ def _kept_thirds(g: np.ndarray, keep: np.ndarray, size: tuple[int, int]) -> tupl
 
 
 def _background(
-    image: Image.Image, grey: Image.Image, g: np.ndarray, keep_plane: np.ndarray, size: tuple[int, int]
+    image: Image.Image,
+    grey: Image.Image,
+    g: np.ndarray,
+    keep_plane: np.ndarray,
+    size: tuple[int, int],
+    chroma: tuple[Image.Image, Image.Image] | None = None,
 ) -> Image.Image:
     """The page at `size` with the pixels not in `keep_plane` (a bit plane) replaced by the colour around
     them: L for a grey page; YCbCr for a colour page — JPEG's own space, which keeps the colour
     at half the resolution anyway (4:2:0): only the luma is filled at the background's full
-    resolution, from the grey page, and the colour at half of it, from a small reduction."""
+    resolution, from the grey page, and the colour at half of it, from a small reduction (of
+    the page's own Cb and Cr where it came as a JPEG's planes: `chroma`)."""
     half = (-(-size[0] // 2), -(-size[1] // 2))
     clean: np.ndarray | None = None
     if size == (round(image.width * 2 / 3), round(image.height * 2 / 3)):
@@ -419,10 +425,14 @@ def _background(
         p = np.asarray(ImageChops.darker(grey, keep_img).resize(size, Image.Resampling.BOX))
         w = np.asarray(keep_img.resize(size, Image.Resampling.BOX))
     luma = Image.fromarray(_fill(p, w), "L")
-    if image.mode == "L":
+    if image.mode == "L" and chroma is None:
         return luma
-    if clean is not None:
-        colour = image.reduce(3)  # 3×3 pixels: 2×2 background cells, one chroma sample of JPEG's
+    if chroma is not None:
+        if clean is None:
+            clean = _kept_at(_unpack(keep_plane, g.shape), half)
+        colours = _chroma_at(chroma, g.shape, half)
+    elif clean is not None:
+        colours = _ycc_chroma(image.reduce(3))  # 3×3 pixels: 2×2 background cells, one chroma sample of JPEG's
     else:
         # An integer reduction to about the chroma's size (Pillow's reduce is ~6× faster than
         # resize), then a small resize to the exact size where they differ.
@@ -433,21 +443,76 @@ def _background(
             colour = colour.resize(half, Image.Resampling.BOX)
             kept = kept.resize(half, Image.Resampling.BOX)
         clean = np.asarray(kept) == 255
-    ycc = colour.convert("YCbCr")
-    chroma = np.empty((ycc.height, ycc.width, 2), np.uint8)  # by band: ~3× faster than all three
-    chroma[..., 0], chroma[..., 1] = np.asarray(ycc.getchannel(1)), np.asarray(ycc.getchannel(2))
+        colours = _ycc_chroma(colour)
     # The chroma is not premultiplied (that would be a pass over the full-size colour page):
     # a cell with any removed pixel counts as empty and takes the colour around it.
     # (Both bytes of a cell at once, as one uint16: broadcasting over the pair is ~25× slower.)
-    pairs = chroma.view(np.uint16).reshape(clean.shape)
+    pairs = colours.view(np.uint16).reshape(clean.shape)
     np.multiply(pairs, clean, out=pairs)
-    filled = _fill(chroma, clean.view(np.uint8) * np.uint8(255))
+    filled = _fill(colours, clean.view(np.uint8) * np.uint8(255))
     cb, cr = (Image.fromarray(np.ascontiguousarray(filled[..., i]), "L") for i in (0, 1))
     # Each chroma value twice in each direction (the box: half the size, not rounded up), cropped
     # to the page: the JPEG encoder's 2×2 average gives it back.
     box = (0.0, 0.0, size[0] / 2, size[1] / 2)
     cb, cr = (c.resize(size, Image.Resampling.NEAREST, box=box) for c in (cb, cr))
     return Image.merge("YCbCr", (luma, cb, cr))
+
+
+def _ycc_chroma(colour: Image.Image) -> np.ndarray:
+    """Cb and Cr of a small RGB image (h × w × 2, uint8)."""
+    ycc = colour.convert("YCbCr")
+    chroma = np.empty((ycc.height, ycc.width, 2), np.uint8)  # by band: ~3× faster than all three
+    chroma[..., 0], chroma[..., 1] = np.asarray(ycc.getchannel(1)), np.asarray(ycc.getchannel(2))
+    return chroma
+
+
+def _kept_at(keep: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Whether every pixel under each cell of a grid of `size` is kept (Pillow's box reductions)."""
+    kept = _l_image(keep)
+    f = max(1, int(keep.shape[1] / size[0] + 0.05))
+    if f > 1:
+        kept = kept.reduce(f)
+    if kept.size != size:
+        kept = kept.resize(size, Image.Resampling.BOX)
+    return np.asarray(kept) == 255
+
+
+def _thirds(a: np.ndarray) -> np.ndarray:
+    """The box reduction of a uint8 plane to 2/3 as Pillow's BOX filter samples it (of every 3
+    pixels, 0–1 averaged for the first cell, 2 for the second), edges repeated; in numpy."""
+    h, w = a.shape
+    h3, w3 = -(-h // 3), -(-w // 3)
+    v = np.empty((h3 * 3, w3 * 3), np.uint16)
+    v[:h, :w] = a
+    v[h:, :w] = a[-1:]
+    v[:, w:] = v[:, w - 1 : w]
+    by_cols = np.empty((h3 * 3, w3, 2), np.uint16)
+    v3 = v.reshape(h3 * 3, w3, 3)
+    np.add(v3[..., 0], v3[..., 1], out=by_cols[..., 0])
+    np.left_shift(v3[..., 2], 1, out=by_cols[..., 1])
+    r3 = by_cols.reshape(h3, 3, w3 * 2)
+    cells = v.ravel()[: h3 * 2 * w3 * 2].reshape(h3, 2, w3 * 2)  # v's memory: it is read no more
+    np.add(r3[:, 0], r3[:, 1], out=cells[:, 0])
+    np.left_shift(r3[:, 2], 1, out=cells[:, 1])
+    cells += 2
+    out = np.empty((h3 * 2, w3 * 2), np.uint8)
+    np.right_shift(cells.reshape(h3 * 2, w3 * 2), 2, out=out, casting="unsafe")
+    return out
+
+
+def _chroma_at(chroma: tuple[Image.Image, Image.Image], shape: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """A JPEG's Cb and Cr planes (at its chroma subsampling of a page of `shape`) reduced to a
+    grid of `size` (h × w × 2, uint8). 4:2:0 to a third of the page (the profiles' 300 → 200 dpi
+    background's chroma) is a 2/3 reduction in numpy; anything else Pillow's box filter."""
+    out = np.empty((size[1], size[0], 2), np.uint8)
+    for i, plane in enumerate(chroma):
+        if plane.size == (-(-shape[1] // 2), -(-shape[0] // 2)) and size == (-(-shape[1] // 3), -(-shape[0] // 3)):
+            out[..., i] = _thirds(np.asarray(plane))[: size[1], : size[0]]
+            continue
+        f = max(1, int(plane.width / size[0] + 0.05))
+        reduced = plane.reduce(f) if f > 1 else plane
+        out[..., i] = np.asarray(reduced if reduced.size == size else reduced.resize(size, Image.Resampling.BOX))
+    return out
 
 
 def _fill_small(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -485,8 +550,30 @@ def _one_ink(colours: np.ndarray) -> bool:
     return bool(high - low <= ONE_INK_LIGHTNESS and np.percentile(chroma, 99.5) <= ONE_INK_CHROMA)
 
 
+def _rgb_at(
+    luma: np.ndarray, chroma: tuple[Image.Image, Image.Image], ys: np.ndarray, xs: np.ndarray, shape: tuple[int, int]
+) -> np.ndarray:
+    """RGB (n × 3, float32, 0–255 as a decoder rounds it) of the pixels at (ys, xs) of a page of
+    `shape` that came as a JPEG's planes: their luma, and Cb and Cr from the samples over them
+    (JFIF's conversion, as libjpeg's)."""
+    yf = luma.astype(np.float32)
+    c = []
+    for plane in chroma:
+        sy, sx = round(shape[0] / plane.height), round(shape[1] / plane.width)
+        at = np.minimum(ys // sy, plane.height - 1) * plane.width + np.minimum(xs // sx, plane.width - 1)
+        c.append(np.take(np.asarray(plane).ravel(), at).astype(np.float32) - 128)
+    cb, cr = c
+    rgb = np.stack([yf + 1.402 * cr, yf - 0.344136 * cb - 0.714136 * cr, yf + 1.772 * cb], axis=1)
+    return np.clip(np.rint(rgb), 0, 255, out=rgb)
+
+
 def _foreground(
-    image: Image.Image, g: np.ndarray, text: np.ndarray, ground_small: np.ndarray, dpi: float
+    image: Image.Image,
+    g: np.ndarray,
+    text: np.ndarray,
+    ground_small: np.ndarray,
+    dpi: float,
+    chroma: tuple[Image.Image, Image.Image] | None = None,
 ) -> tuple[Image.Image, bool]:
     """The text's colour at FOREGROUND_DPI, weighted by contrast² (the distance from the
     ground) so a stroke's core counts more than its anti-aliased rim, holes filled from around;
@@ -496,9 +583,13 @@ def _foreground(
     gh, gw = -(-image.height // b), -(-image.width // b)
     at = np.flatnonzero(text)
     ys, xs = np.divmod(at, image.width)
-    grey = np.take(g, at).astype(np.int32)  # g: the page as Pillow's convert("L") made it
-    colour = np.asarray(image) if image.mode != "L" else g
-    pixels = np.take(colour.reshape(text.size, -1), at, axis=0)  # ~5× faster than [at]
+    luma = np.take(g, at)  # g: the page as Pillow's convert("L") made it, or the JPEG's luma
+    grey = luma.astype(np.int32)
+    if chroma is not None:
+        pixels = _rgb_at(luma, chroma, ys, xs, g.shape)
+    else:
+        colour = np.asarray(image) if image.mode != "L" else g
+        pixels = np.take(colour.reshape(text.size, -1), at, axis=0)  # ~5× faster than [at]
     ground = np.take(ground_small, (ys // MAP_STEP) * ground_small.shape[1] + xs // MAP_STEP)
     d = np.abs(grey - ground).astype(np.float32)
     w = d * d
@@ -514,7 +605,7 @@ def _foreground(
     # a thin stroke says little about the ink's colour.
     used = colours[sw >= 0.25 * np.median(sw[has])] if has.any() else colours[has]
     median = np.median(used, axis=0) if used.size else np.zeros(colours.shape[2])
-    mode = "L" if image.mode == "L" else "RGB"
+    mode = "L" if image.mode == "L" and chroma is None else "RGB"
     if _one_ink(used):
         colour = tuple(int(v) for v in np.clip(np.rint(median), 0, 255))
         return Image.new(mode, (1, 1), colour if mode == "RGB" else colour[0]), True
@@ -522,10 +613,31 @@ def _foreground(
     return Image.fromarray(arr[..., 0] if mode == "L" else arr, mode), False
 
 
-def segment(image: Image.Image, dpi: float, background_dpi: float) -> Layers | None:
+def segment(
+    image: Image.Image,
+    dpi: float,
+    background_dpi: float,
+    planes: tuple[Image.Image, Image.Image, Image.Image] | None = None,
+) -> Layers | None:
     """Split a page (RGB or L, at `dpi`) into MRC layers; None when it carries no text to
-    separate (then the page keeps its other rungs)."""
-    grey = image.convert("L") if image.mode != "L" else image
+    separate (then the page keeps its other rungs).
+
+    `planes`: the page's Y, Cb and Cr (mode L each) as its JPEG stores them — Y at the page's
+    size, Cb and Cr at their subsampling — where it was decoded so (pages.LoadedPage.planes).
+    Their pixels are then used instead of `image`'s: the luma is the grey page (Pillow's grey
+    conversion of the RGB to ±1 level), the background's colour is a reduction of the chroma
+    planes, the text's colour is converted at the text pixels only — no pass over the full-size
+    RGB at all (~14 ms of an A4 page's ~80)."""
+    chroma = None
+    if planes is not None:
+        grey, chroma = planes[0], (planes[1], planes[2])
+        pad = (grey.width - image.width, grey.height - image.height)
+        if not (0 <= pad[0] < 8 and 0 <= pad[1] < 8):
+            raise ValueError(f"planes of {grey.size} for a page of {image.size}")
+        if pad != (0, 0):  # libjpeg pads the luma plane to the chroma's subsampling
+            grey = grey.crop((0, 0, image.width, image.height))
+    else:
+        grey = image.convert("L") if image.mode != "L" else image
     g = np.asarray(grey)  # once: a full-size copy
     found, ground_small = _text_mask(grey, g, dpi)
     # As bit planes, with room for the two columns the 2/3 reduction pads a row with.
@@ -536,13 +648,13 @@ def segment(image: Image.Image, dpi: float, background_dpi: float) -> Layers | N
     fraction = count / (image.width * image.height)
     if fraction < MIN_TEXT_FRACTION:
         return None
-    fg, one = _foreground(image, g, text, ground_small, dpi)
+    fg, one = _foreground(image, g, text, ground_small, dpi, chroma)
     bg_dpi = min(background_dpi, dpi)
     size = (max(1, round(image.width * bg_dpi / dpi)), max(1, round(image.height * bg_dpi / dpi)))
     # The anti-aliased rim of each stroke goes with the text: left in the background it
     # would draw a halo, and cost the JPEG the edges MRC takes out.
     keep = ~_dilate(plane) & _pack(np.ones((1, g.shape[1]), bool), words)  # none beyond the page
-    background = _background(image, grey, g, keep, size)
+    background = _background(image, grey, g, keep, size, chroma)
     paper = np.logical_not(text, out=text)  # text is not needed any more
     mask = Image.fromarray(paper)  # mode "1": text = 0
     colour = fg.getpixel((0, 0))

@@ -226,3 +226,74 @@ def test_bands_compared_only_where_flagged(h: int, w: int, step: int, seed: int)
     spread = np.repeat(np.repeat(small, step, axis=0), step, axis=1)[:h, :w]
     where = np.repeat(flags, step)[:h, None]
     assert np.array_equal(out, before | ((full > spread) & where))
+
+
+def _planes(rgb: Image.Image) -> tuple[Image.Image, Image.Image, Image.Image]:
+    """A colour page's Y, Cb, Cr as a 4:2:0 JPEG decoder hands them over: the luma padded to
+    even sizes (libjpeg pads it to the chroma's subsampling), Cb and Cr at half size."""
+    ycc = rgb.convert("YCbCr")
+    w, h = -(-rgb.width // 2) * 2, -(-rgb.height // 2) * 2
+    y, cb, cr = (np.pad(np.asarray(c), ((0, h - rgb.height), (0, w - rgb.width)), mode="edge") for c in ycc.split())
+    return Image.fromarray(y, "L"), *(Image.fromarray(c, "L").reduce(2) for c in (cb, cr))  # type: ignore[return-value]
+
+
+def test_a_page_as_jpeg_planes_gives_the_layers_of_its_rgb() -> None:
+    img, _ = text_page(300, colour_seal=True, seed=7)
+    page = img.convert("RGB").crop((0, 0, img.width - 1, img.height - 1))  # odd sizes: a padded luma
+    planes = _planes(page)
+    # The decoder's RGB of the same planes: the chroma repeated over 2 × 2 pixels, converted.
+    y, cb, cr = (np.asarray(p) for p in planes)
+    up = [np.repeat(np.repeat(c, 2, axis=0), 2, axis=1) for c in (cb, cr)]
+    ycc = np.stack([y, *up], axis=2)[: page.height, : page.width]
+    rgb = Image.fromarray(np.ascontiguousarray(ycc), "YCbCr").convert("RGB")
+    from_rgb = mrc.segment(rgb, 300, 200)
+    from_planes = mrc.segment(rgb, 300, 200, planes)
+    assert from_rgb is not None and from_planes is not None
+    assert from_planes.mask.size == rgb.size and from_planes.background.size == from_rgb.background.size
+    assert from_planes.background.mode == "YCbCr"
+    a, b = (~np.asarray(x.mask, dtype=bool) for x in (from_rgb, from_planes))
+    assert np.count_nonzero(a != b) <= 0.01 * np.count_nonzero(a)  # the luma is Pillow's grey to ±1 level
+    for i in range(3):
+        diff = np.abs(
+            np.asarray(from_rgb.background.getchannel(i), dtype=int)
+            - np.asarray(from_planes.background.getchannel(i), dtype=int)
+        )
+        assert diff.mean() < 1.5 and np.percentile(diff, 99) <= 8
+    if from_rgb.foreground is None:
+        assert from_planes.foreground is None
+        assert max(abs(u - v) for u, v in zip(from_rgb.colour, from_planes.colour, strict=True)) <= 8
+    else:
+        assert from_planes.foreground is not None
+        fg = np.abs(np.asarray(from_rgb.foreground, dtype=int) - np.asarray(from_planes.foreground, dtype=int))
+        assert fg.mean() < 1
+    with pytest.raises(ValueError, match="planes"):
+        mrc.segment(rgb, 300, 200, (planes[0].reduce(2), planes[1], planes[2]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 40), st.integers(0, 2**16))
+def test_the_chroma_two_thirds_is_pillows_box(h: int, w: int, seed: int) -> None:
+    plane = np.random.default_rng(seed).integers(0, 256, (h, w), dtype=np.uint8)
+    got = mrc._thirds(plane)
+    assert got.shape == (-(-h // 3) * 2, -(-w // 3) * 2)
+    # Whole blocks of 3 × 3: Pillow's box filter (which rounds after each direction, numpy once).
+    h3, w3 = h // 3 * 3, w // 3 * 3
+    if h3 and w3:
+        want = Image.fromarray(plane[:h3, :w3], "L").resize((w3 * 2 // 3, h3 * 2 // 3), Image.Resampling.BOX)
+        assert np.abs(got[: h3 * 2 // 3, : w3 * 2 // 3].astype(int) - np.asarray(want, dtype=int)).max() <= 1
+    # Beyond the plane, the edge repeated: every cell within the plane's own values.
+    assert plane.min() <= got.min() and got.max() <= plane.max()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 30), st.integers(1, 30), st.sampled_from([1, 2]), st.integers(0, 2**16))
+def test_the_text_colour_from_planes_is_the_decoders_rgb(h: int, w: int, sub: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    ycc = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    ch, cw = -(-h // sub), -(-w // sub)
+    ycc[..., 1:] = np.repeat(np.repeat(ycc[::sub, ::sub, 1:], sub, axis=0), sub, axis=1)[:h, :w]
+    chroma = tuple(Image.fromarray(np.ascontiguousarray(ycc[::sub, ::sub, i])[:ch, :cw], "L") for i in (1, 2))
+    ys, xs = np.divmod(np.arange(h * w), w)
+    got = mrc._rgb_at(ycc[..., 0].ravel(), chroma, ys, xs, (h, w))  # type: ignore[arg-type]
+    want = np.asarray(Image.fromarray(ycc, "YCbCr").convert("RGB"), dtype=np.float32).reshape(-1, 3)
+    assert np.abs(got - want).max() <= 1
