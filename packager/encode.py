@@ -273,7 +273,7 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
         dpi = loaded.dpi * image.width / loaded.image.width
         if rung.method == "mrc":
             if target not in layers:
-                layers[target] = mrc.segment(image, dpi, rung.background_dpi or target)
+                layers[target] = mrc.segment(image, dpi, rung.background_dpi or target, _planes_of(image, loaded))
             page_layers = layers[target]
             if page_layers is None:  # no text to separate: the page keeps its other rungs
                 if owed and k == len(wanted) and i < len(ladder):
@@ -305,6 +305,15 @@ def _pixels_for(page_class: PageClass, loaded: LoadedPage) -> LoadedPage:
     if page_class.name == "colour":
         return loaded.in_colour()
     return loaded
+
+
+def _planes_of(image: Image.Image, loaded: LoadedPage) -> tuple[Image.Image, Image.Image, Image.Image] | None:
+    """The JPEG planes of a colour page that is `image` itself (not resized): MRC segments them
+    without a pass over the full-size RGB (mrc.segment)."""
+    planes = loaded.planes
+    if planes is None or image is not loaded.image or image.mode != "RGB":
+        return None
+    return planes.luma, *planes.chroma
 
 
 def _image_at(target: int, loaded: LoadedPage, resized: dict[int, Image.Image]) -> Image.Image:
