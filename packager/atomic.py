@@ -10,7 +10,9 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from types import TracebackType
 from typing import BinaryIO
 
 TEMP_PREFIX = ".tmp-"
@@ -44,6 +46,105 @@ def atomic_open(path: Path) -> Iterator[BinaryIO]:
             tmp.unlink()
         raise
     fsync_dir(path.parent)
+
+
+class AtomicBatch:
+    """Several files replaced together: each is written to a temporary (open) whose fsync
+    starts in a thread as soon as it is closed, while the caller goes on making the next; on
+    commit (the end of a `with` block without an exception) the fsyncs are waited for, every
+    temporary renamed, and each folder fsynced once. One by one, each file's fsync and its
+    folder's wait for a journal commit of their own: 18 upload files took 130–200 ms on ext4
+    with other work writing, against 25–35 ms with their fsyncs in parallel (one commit serves
+    many). A crash or an error before the end leaves the old files and, at worst, temporaries
+    (remove_stale_temporaries).
+
+    The threads live only until commit (or discard), so the process is single-threaded again
+    when it forks workers afterwards (see pool._mp_context)."""
+
+    _THREADS = 4
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[Path, Path]] = []  # (temporary, destination)
+        self._threads: ThreadPoolExecutor | None = None
+        self._syncs: list[Future[None]] = []
+
+    @contextlib.contextmanager
+    def open(self, path: Path) -> Iterator[BinaryIO]:
+        """A temporary beside `path`, which replaces `path` on commit; until then the caller
+        may read it (temporary_of)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=path.suffix, dir=path.parent)
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                yield f
+            os.chmod(tmp, 0o644)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            raise
+        self._pending.append((tmp, path))
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(self._THREADS, thread_name_prefix="fsync")
+        self._syncs.append(self._threads.submit(_fsync_file, tmp))
+
+    def temporary_of(self, path: Path) -> Path:
+        """Where `path`'s new content is until commit."""
+        return next(tmp for tmp, dest in reversed(self._pending) if dest == path)
+
+    def __enter__(self) -> AtomicBatch:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.discard()
+
+    def commit(self) -> None:
+        """Every file durable, then in place, then its folder durable."""
+        placed: list[Path] = []
+        try:
+            self._wait()
+            for tmp, dest in self._pending:
+                os.replace(tmp, dest)
+                placed.append(dest)
+        except BaseException:
+            self._pending = self._pending[len(placed):]
+            self.discard()
+            raise
+        self._pending = []
+        for folder in dict.fromkeys(dest.parent for dest in placed):
+            fsync_dir(folder)
+
+    def discard(self) -> None:
+        """Remove the temporaries not yet in place (the old files stay)."""
+        with contextlib.suppress(Exception):
+            self._wait()
+        for tmp, _ in self._pending:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        self._pending = []
+
+    def _wait(self) -> None:
+        """Every fsync finished (the first error raised), and the threads ended."""
+        syncs, self._syncs = self._syncs, []
+        try:
+            for sync in syncs:
+                sync.result()
+        finally:
+            if self._threads is not None:
+                self._threads.shutdown(wait=True)
+                self._threads = None
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_WRONLY)  # not read-only: Windows flushes only a file open for writing
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -13,12 +13,13 @@ import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 from packager.atomic import (
     TEMP_PREFIX,
+    AtomicBatch,
     atomic_open,
     atomic_write_bytes,
     atomic_write_text,
@@ -147,31 +148,44 @@ def write_output(
     name_en: str | None = None,
     pristine: str | None = None,
     reason: str | None = None,
+    batch: AtomicBatch | None = None,
 ) -> OutputRecord:
-    """Write one output atomically and describe it as it is on disk."""
+    """Write one output atomically and describe it as it is on disk. With a `batch`, it is in
+    place when the batch commits (several outputs made durable together, see AtomicBatch)."""
     path = out_dir / rel_path
     try:
         _note_written(out_dir, rel_path)
-        if isinstance(writer, bytes):
-            atomic_write_bytes(path, writer)
-        else:
-            with atomic_open(path) as f:
+        with atomic_open(path) if batch is None else batch.open(path) as f:
+            if isinstance(writer, bytes):
+                f.write(writer)
+            else:
                 writer(f)
     except OSError as e:
         raise OutputError(f"{path}: cannot be written ({e.strerror})") from e
+    written = path if batch is None else batch.temporary_of(path)
     return OutputRecord(
         path=rel_path,
         destination=destination,
         document=document,
         title=title,
-        bytes_=path.stat().st_size,
-        sha256=sha256_file(path),
+        bytes_=written.stat().st_size,
+        sha256=sha256_file(written),
         pages=tuple(pages),
         name_ja=name_ja,
         name_en=name_en,
         pristine=pristine,
         reason=reason,
     )
+
+
+@contextlib.contextmanager
+def written_together(out_dir: Path) -> Iterator[AtomicBatch]:
+    """A batch for write_output: its outputs are in place, durable, at the end of the block."""
+    try:
+        with AtomicBatch() as batch:
+            yield batch
+    except OSError as e:
+        raise OutputError(f"{out_dir}: cannot be written ({e.strerror})") from e
 
 
 def link_pristine(out_dir: Path, rel_path: str, pristine_rel: str) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from packager import assemble, encode, outputs, pool
+from packager.atomic import AtomicBatch
 from packager.errors import OutputError, first_line
 from packager.model import CaseInfo, DocumentSummary, Plan, PlannedDocument, SourcePage
 from packager.result import OutputRecord, PageRecord
@@ -47,10 +48,13 @@ class Target:
 
 
 def write_plan(target: Target, the_plan: Plan) -> tuple[OutputRecord, ...]:
-    """Every file of `the_plan` in OUT; the records in manifest order."""
+    """Every file of `the_plan` in OUT; the records in manifest order. The uploaded documents
+    and the photo are made durable together (outputs.written_together), before the mailed
+    pages' workers are forked."""
+    with outputs.written_together(target.out_dir) as batch:
+        uploaded = (*_write_upload(target, the_plan, batch), *_write_photo(target, batch))
     return (
-        *_write_upload(target, the_plan),
-        *_write_photo(target),
+        *uploaded,
         *_write_mail(target, the_plan),
         *_write_forms(target, the_plan),
     )
@@ -98,7 +102,7 @@ def _page_records(d: PlannedDocument, spool: Path) -> tuple[list[PagePdf], list[
     return paths, records
 
 
-def _write_upload(target: Target, the_plan: Plan) -> list[OutputRecord]:
+def _write_upload(target: Target, the_plan: Plan, batch: AtomicBatch) -> list[OutputRecord]:
     if target.single_pdf:
         groups = [(SINGLE_PDF[0], SINGLE_PDF[1], the_plan.uploaded)] if the_plan.uploaded else []
     else:
@@ -123,6 +127,7 @@ def _write_upload(target: Target, the_plan: Plan) -> list[OutputRecord]:
             pages=records,
             name_ja=names[0],
             name_en=names[1],
+            batch=batch,
         ))
     return written
 
@@ -142,14 +147,14 @@ def _page_pdf(item: PagePdf) -> Path | bytes:
     return data
 
 
-def _write_photo(target: Target) -> list[OutputRecord]:
+def _write_photo(target: Target, batch: AtomicBatch) -> list[OutputRecord]:
     photo = target.photo
     if photo is None:
         return []
     page = PageRecord(photo.page.input.path, 0, "jpeg-photo", 0.0, len(photo.jpeg))
     return [outputs.write_output(
         target.out_dir, f"{outputs.UPLOAD}/photo.jpg", photo.jpeg, destination=outputs.UPLOAD, document="photo",
-        title=" ".join(PHOTO_TITLE), pages=[page], name_ja=PHOTO_TITLE[0], name_en=PHOTO_TITLE[1],
+        title=" ".join(PHOTO_TITLE), pages=[page], name_ja=PHOTO_TITLE[0], name_en=PHOTO_TITLE[1], batch=batch,
     )]
 
 
