@@ -11,6 +11,7 @@ system_packages=(
   tesseract-ocr tesseract-ocr-jpn                # runtime: document kind from a page's title; also the legibility measure
   chromium                                       # the desk's end-to-end test drives it with Playwright
   libturbojpeg0                                  # runtime, optional: colour JPEG scans decoded as planes (jpeg_planes.py)
+  libtiff6                                       # runtime, optional: MRC masks' G4 from packed rows (ccitt.py)
 )
 missing=()
 for p in "${system_packages[@]}"; do

@@ -297,3 +297,21 @@ def test_the_text_colour_from_planes_is_the_decoders_rgb(h: int, w: int, sub: in
     got = mrc._rgb_at(ycc[..., 0].ravel(), chroma, ys, xs, (h, w))  # type: ignore[arg-type]
     want = np.asarray(Image.fromarray(ycc, "YCbCr").convert("RGB"), dtype=np.float32).reshape(-1, 3)
     assert np.abs(got - want).max() <= 1
+
+
+def test_the_g4_mask_by_libtiff_renders_as_pillows(
+    layers: mrc.Layers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ours = mrc.mrc_page_pdf(layers, 65)
+    with pikepdf.open(io.BytesIO(ours)) as pdf:
+        masks = [o for o in pdf.objects if isinstance(o, pikepdf.Stream) and o.get("/ImageMask")]
+        assert [str(m.Filter) for m in masks] == ["/CCITTFaxDecode"]
+        assert not bool(masks[0].DecodeParms.BlackIs1)  # libtiff's: ink = 1 = fax black
+    monkeypatch.setattr(mrc.ccitt, "tiff", lambda *args: None)  # Pillow's writer (paper = 1)
+    pillows = mrc.mrc_page_pdf(layers, 65)
+    assert len(ours) < len(pillows)
+    views = []
+    for name, data in (("ours", ours), ("pillow", pillows)):
+        (tmp_path / name).write_bytes(data)
+        views.append(np.asarray(render_pdf_page(tmp_path / name, 0, DPI)))
+    assert np.array_equal(views[0], views[1])
