@@ -9,6 +9,7 @@ are), so the planner works with exact sizes and the assembler never encodes twic
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -81,16 +82,17 @@ def _image_pdf(image_bytes: bytes, dpi: float, *, exif_rotation: bool = False) -
     return img2pdf.convert(image_bytes, layout_fun=_layout(dpi), nodate=True, rotation=rotation)
 
 
-def encode_image(image: Image.Image, encoding: Encoding) -> bytes:
-    """The image file bytes (JPEG, 2- or 4-bit PNG, or single-strip G4 TIFF) for one rung."""
+def encode_image(image: Image.Image, encoding: Encoding, histogram: Sequence[int] | None = None) -> bytes:
+    """The image file bytes (JPEG, 2- or 4-bit PNG, or single-strip G4 TIFF) for one rung.
+    `histogram`: a grey image's own, where the caller has counted it (_grey_histogram)."""
     if encoding.method == "flate-grey2":
         # Four levels, 2 bits a pixel, as a PNG whose stream img2pdf embeds as it is (flate.py
         # says why it does not come from Pillow's PNG writer).
-        return flate.grey_png(four_levels(image), 2)
+        return flate.grey_png(four_levels(image, histogram), 2)
     if encoding.method == "flate-grey4":
-        return flate.grey_png(sixteen_levels(image), 4)  # sixteen levels, 4 bits a pixel
+        return flate.grey_png(sixteen_levels(image, histogram), 4)  # sixteen levels, 4 bits a pixel
     if encoding.method == "g4":
-        bilevel = image if image.mode == "1" else binarise(image)
+        bilevel = image if image.mode == "1" else binarise(image, histogram)
         buf = io.BytesIO()
         # One strip: a G4 stream split in strips cannot be embedded as one PDF image.
         bilevel.save(buf, "TIFF", compression="group4", tiffinfo={278: bilevel.height})
@@ -234,6 +236,7 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
     else:
         wanted = list(range(1, (task.first_pass or {}).get(page_class.name, len(ladder)) + 1))
     resized: dict[int, Image.Image] = {}  # one resize per distinct dpi of the ladder
+    histograms: dict[int, list[int]] = {}  # and one grey histogram (_grey_histogram)
     tried = set(task.first_look.tried) if task.first_look is not None else set()
     done_rungs = tried | {c.spool_index for c in candidates}  # a later pass may ask for one already made
     # MRC: segmented once per mask dpi. A later pass does not segment again a page an earlier
@@ -282,11 +285,12 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
             data = mrc.mrc_page_pdf(page_layers, rung.quality or 50)
             rung = replace(rung, background_dpi=round(page_layers.background_dpi))
         else:
-            if rung.method.startswith("flate-grey") and image.getcolors(2) is not None:
+            histogram = _grey_histogram(target, image, histograms)
+            if rung.method.startswith("flate-grey") and _two_valued(image, histogram):
                 # Two-valued already (a 1-bit scan at its own dpi): there are no grey edges to
                 # keep, and G4 holds exactly the same pixels, smaller.
                 rung = Encoding("g4", dpi=rung.dpi)
-            data = _image_pdf(encode_image(image, rung), dpi)
+            data = _image_pdf(encode_image(image, rung, histogram), dpi)
         if not _worth_keeping(rung, len(data), candidates):
             continue
         spool_path(task.spool_dir, task.task_id, i).write_bytes(data)
@@ -328,6 +332,23 @@ def _image_at(target: int, loaded: LoadedPage, resized: dict[int, Image.Image]) 
         dpi_from = loaded.dpi * base.width / loaded.image.width
         resized[target] = resize_to_dpi(base, dpi_from, target)
     return resized[target]
+
+
+def _grey_histogram(target: int, image: Image.Image, histograms: dict[int, list[int]]) -> list[int] | None:
+    """A grey image's histogram, counted once per dpi: the two-valued check and every grey rung
+    read it (Pillow counts all pixels each time: 3 ms an A4 page at 300 dpi, three times over
+    on a page of thin print). None for other modes."""
+    if image.mode != "L":
+        return None
+    if target not in histograms:
+        histograms[target] = image.histogram()
+    return histograms[target]
+
+
+def _two_valued(image: Image.Image, histogram: list[int] | None) -> bool:
+    if histogram is not None:
+        return sum(1 for count in histogram if count) <= 2
+    return image.getcolors(2) is not None  # stops at the third colour
 
 
 def _worth_keeping(rung: Encoding, size: int, candidates: list[Candidate]) -> bool:
