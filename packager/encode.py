@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import img2pdf
+import numpy as np
 import pikepdf
 from PIL import Image
 
@@ -311,13 +312,13 @@ def _pixels_for(page_class: PageClass, loaded: LoadedPage) -> LoadedPage:
     return loaded
 
 
-def _planes_of(image: Image.Image, loaded: LoadedPage) -> tuple[Image.Image, Image.Image, Image.Image] | None:
-    """The JPEG planes of a colour page that is `image` itself (not resized): MRC segments them
-    without a pass over the full-size RGB (mrc.segment)."""
+def _planes_of(image: Image.Image, loaded: LoadedPage) -> tuple[np.ndarray, ...] | None:
+    """The JPEG planes (Y, Cb, Cr arrays) of a colour page that is `image` itself (not resized):
+    MRC segments them without a pass over the full-size RGB (mrc.segment)."""
     planes = loaded.planes
     if planes is None or image is not loaded.image or image.mode != "RGB":
         return None
-    return planes.luma, *planes.chroma
+    return planes.arrays
 
 
 def _image_at(target: int, loaded: LoadedPage, resized: dict[int, Image.Image]) -> Image.Image:

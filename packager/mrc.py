@@ -407,7 +407,7 @@ def _background(
     g: np.ndarray,
     keep_plane: np.ndarray,
     size: tuple[int, int],
-    chroma: tuple[Image.Image, Image.Image] | None = None,
+    chroma: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Image.Image:
     """The page at `size` with the pixels not in `keep_plane` (a bit plane) replaced by the colour around
     them: L for a grey page; YCbCr for a colour page — JPEG's own space, which keeps the colour
@@ -502,17 +502,18 @@ def _thirds(a: np.ndarray) -> np.ndarray:
     return out
 
 
-def _chroma_at(chroma: tuple[Image.Image, Image.Image], shape: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+def _chroma_at(chroma: tuple[np.ndarray, np.ndarray], shape: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
     """A JPEG's Cb and Cr planes (at its chroma subsampling of a page of `shape`) reduced to a
     grid of `size` (h × w × 2, uint8). 4:2:0 to a third of the page (the profiles' 300 → 200 dpi
     background's chroma) is a 2/3 reduction in numpy; anything else Pillow's box filter."""
     out = np.empty((size[1], size[0], 2), np.uint8)
     for i, plane in enumerate(chroma):
-        if plane.size == (-(-shape[1] // 2), -(-shape[0] // 2)) and size == (-(-shape[1] // 3), -(-shape[0] // 3)):
-            out[..., i] = _thirds(np.asarray(plane))[: size[1], : size[0]]
+        if plane.shape == (-(-shape[0] // 2), -(-shape[1] // 2)) and size == (-(-shape[1] // 3), -(-shape[0] // 3)):
+            out[..., i] = _thirds(plane)[: size[1], : size[0]]
             continue
-        f = max(1, int(plane.width / size[0] + 0.05))
-        reduced = plane.reduce(f) if f > 1 else plane
+        image = Image.fromarray(plane, "L")
+        f = max(1, int(image.width / size[0] + 0.05))
+        reduced = image.reduce(f) if f > 1 else image
         out[..., i] = np.asarray(reduced if reduced.size == size else reduced.resize(size, Image.Resampling.BOX))
     return out
 
@@ -553,7 +554,7 @@ def _one_ink(colours: np.ndarray) -> bool:
 
 
 def _rgb_at(
-    luma: np.ndarray, chroma: tuple[Image.Image, Image.Image], ys: np.ndarray, xs: np.ndarray, shape: tuple[int, int]
+    luma: np.ndarray, chroma: tuple[np.ndarray, np.ndarray], ys: np.ndarray, xs: np.ndarray, shape: tuple[int, int]
 ) -> np.ndarray:
     """RGB (n × 3, float32, 0–255 as a decoder rounds it) of the pixels at (ys, xs) of a page of
     `shape` that came as a JPEG's planes: their luma, and Cb and Cr from the samples over them
@@ -561,9 +562,9 @@ def _rgb_at(
     yf = luma.astype(np.float32)
     c = []
     for plane in chroma:
-        sy, sx = round(shape[0] / plane.height), round(shape[1] / plane.width)
-        at = np.minimum(ys // sy, plane.height - 1) * plane.width + np.minimum(xs // sx, plane.width - 1)
-        c.append(np.take(np.asarray(plane).ravel(), at).astype(np.float32) - 128)
+        (ph, pw), sy, sx = plane.shape, round(shape[0] / plane.shape[0]), round(shape[1] / plane.shape[1])
+        at = np.minimum(ys // sy, ph - 1) * pw + np.minimum(xs // sx, pw - 1)
+        c.append(np.take(plane, at).astype(np.float32) - 128)
     cb, cr = c
     rgb = np.stack([yf + 1.402 * cr, yf - 0.344136 * cb - 0.714136 * cr, yf + 1.772 * cb], axis=1)
     return np.clip(np.rint(rgb), 0, 255, out=rgb)
@@ -575,7 +576,7 @@ def _foreground(
     text: np.ndarray,
     ground_small: np.ndarray,
     dpi: float,
-    chroma: tuple[Image.Image, Image.Image] | None = None,
+    chroma: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[Image.Image, bool]:
     """The text's colour at FOREGROUND_DPI, weighted by contrast² (the distance from the
     ground) so a stroke's core counts more than its anti-aliased rim, holes filled from around;
@@ -619,28 +620,30 @@ def segment(
     image: Image.Image,
     dpi: float,
     background_dpi: float,
-    planes: tuple[Image.Image, Image.Image, Image.Image] | None = None,
+    planes: tuple[np.ndarray, ...] | None = None,
 ) -> Layers | None:
     """Split a page (RGB or L, at `dpi`) into MRC layers; None when it carries no text to
     separate (then the page keeps its other rungs).
 
-    `planes`: the page's Y, Cb and Cr (mode L each) as its JPEG stores them — Y at the page's
-    size, Cb and Cr at their subsampling — where it was decoded so (pages.LoadedPage.planes).
+    `planes`: the page's Y, Cb and Cr (uint8 arrays) as its JPEG decoder hands them over — Y at
+    the page's size (or padded to the chroma's subsampling), Cb and Cr at their subsampling —
+    where it was decoded so (pages.LoadedPage.planes: read in place, not copied).
     Their pixels are then used instead of `image`'s: the luma is the grey page (Pillow's grey
     conversion of the RGB to ±1 level), the background's colour is a reduction of the chroma
     planes, the text's colour is converted at the text pixels only — no pass over the full-size
     RGB at all (~14 ms of an A4 page's ~80)."""
     chroma = None
     if planes is not None:
-        grey, chroma = planes[0], (planes[1], planes[2])
-        pad = (grey.width - image.width, grey.height - image.height)
-        if not (0 <= pad[0] < 8 and 0 <= pad[1] < 8):
-            raise ValueError(f"planes of {grey.size} for a page of {image.size}")
+        g, chroma = planes[0], (planes[1], planes[2])
+        pad = (g.shape[1] - image.width, g.shape[0] - image.height)
+        if g.dtype != np.uint8 or not (0 <= pad[0] < 8 and 0 <= pad[1] < 8):
+            raise ValueError(f"planes of {g.shape[::-1]} for a page of {image.size}")
         if pad != (0, 0):  # libjpeg pads the luma plane to the chroma's subsampling
-            grey = grey.crop((0, 0, image.width, image.height))
+            g = np.ascontiguousarray(g[: image.height, : image.width])
+        grey = Image.fromarray(g, "L")  # the same memory
     else:
         grey = image.convert("L") if image.mode != "L" else image
-    g = np.asarray(grey)  # once: a full-size copy
+        g = np.asarray(grey)  # once: a full-size copy
     found, ground_small = _text_mask(grey, g, dpi)
     # As bit planes, with room for the two columns the 2/3 reduction pads a row with.
     words = -(-(g.shape[1] + 2) // 64)
