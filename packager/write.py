@@ -120,7 +120,8 @@ def _write_upload(target: Target, the_plan: Plan, batch: AtomicBatch) -> list[Ou
         written.append(outputs.write_output(
             target.out_dir,
             f"{outputs.UPLOAD}/{name}",
-            lambda f, paths=paths, title=title: assemble.assemble_pdf([_page_pdf(p) for p in paths], title, f),
+            lambda f, paths=paths, title=title, records=records: assemble.assemble_pdf(
+                [_page_pdf(p) for p in paths], title, f, _identity(title, records)),
             destination=outputs.UPLOAD,
             document=key,
             title=title,
@@ -130,6 +131,15 @@ def _write_upload(target: Target, the_plan: Plan, batch: AtomicBatch) -> list[Ou
             batch=batch,
         ))
     return written
+
+
+def _identity(title: str, records: Sequence[PageRecord]) -> bytes:
+    """What a written document is made of, for its /ID (assemble_pdf): its title and, page by
+    page, the source file and page, the encoding and its exact size — sizes to the byte that
+    another document would share only by chance. Not the sources' digests: two scans of the
+    same pages differ in their own /IDs, and their uploads are the same bytes."""
+    lines = [title, *(f"{r.source}\t{r.source_page}\t{r.encoding}\t{r.dpi}\t{r.bytes_}" for r in records)]
+    return "\n".join(lines).encode("utf-8")
 
 
 def _page_pdf(item: PagePdf) -> Path | bytes:
@@ -179,7 +189,8 @@ def _write_mail(target: Target, the_plan: Plan) -> list[OutputRecord]:
         o = outputs.write_output(
             target.out_dir,
             rel,
-            lambda f, paths=paths, title=d.document.title: assemble.assemble_pdf(paths, title, f),
+            lambda f, paths=paths, title=d.document.title, records=records: assemble.assemble_pdf(
+                paths, title, f, _identity(title, records)),
             destination=outputs.MAIL,
             document=d.document.key,
             title=d.document.title,

@@ -40,3 +40,28 @@ def test_photo_is_3_4_and_no_larger_than_needed(
     with Image.open(io.BytesIO(data)) as im:
         assert im.size == expected
         assert not im.getexif()
+
+
+def test_a_document_has_the_id_of_what_it_is_made_of(tmp_path: Path) -> None:
+    """The same pages and identity give the same bytes; another identity another permanent /ID."""
+    import pikepdf
+
+    from packager.assemble import assemble_pdf
+
+    page = pikepdf.new()
+    page.add_blank_page(page_size=(595, 842))
+    one_page = io.BytesIO()
+    page.save(one_page)
+
+    def written(identity: bytes) -> bytes:
+        out = io.BytesIO()
+        assert assemble_pdf([one_page.getvalue()] * 2, "letter", out, identity) == 2
+        return out.getvalue()
+
+    first, again, other = written(b"a\t1"), written(b"a\t1"), written(b"a\t2")
+    assert first == again
+    ids = []
+    for data in (first, other):
+        with pikepdf.open(io.BytesIO(data)) as pdf:
+            ids.append(bytes(pdf.trailer.ID[0]))
+    assert ids[0] != ids[1] and len(ids[0]) == 16
