@@ -223,7 +223,9 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
             return _look(task, original)
         rungs = None  # no stream to keep after all (img2pdf refused it): the first pass's rungs
     try:
-        loaded = load_page(page, decode_dpi(task, first_look_only=False), planes=True)
+        # As JPEG planes where the page may be text only: a page whose kind is in colour would
+        # only be made RGB from them (to_rgb), a little slower than Pillow's decode.
+        loaded = load_page(page, decode_dpi(task, first_look_only=False), planes=not task.colour_hint)
     except Exception as e:  # a decoder error names the file; the case goes on
         return PageFailure(page, f"page {page.page_index + 1} cannot be decoded ({first_line(e)})")
     page_class, candidates = _class_and_kept_candidates(task, loaded, original)
