@@ -315,3 +315,23 @@ def test_the_g4_mask_by_libtiff_renders_as_pillows(
         (tmp_path / name).write_bytes(data)
         views.append(np.asarray(render_pdf_page(tmp_path / name, 0, DPI)))
     assert np.array_equal(views[0], views[1])
+
+
+def test_a_mask_flate_holds_smaller_than_g4_goes_as_flate() -> None:
+    # A fine regular pattern (a dithered tint taken for text): every pixel a G4 transition,
+    # one repeated row pair for Flate.
+    checker = (np.indices((400, 640)).sum(axis=0) % 2).astype(bool)
+    text = checker.copy()
+    mask = Image.fromarray(text)
+    pdf = pikepdf.new()
+    stream = mrc._mask_stream(pdf, mask, np.packbits(text, axis=1).tobytes())
+    assert stream.Filter == pikepdf.Name.FlateDecode
+    assert np.array_equal(np.unpackbits(np.frombuffer(stream.read_bytes(), np.uint8)).reshape(400, 640), checker)
+    # And a text-like mask goes as G4 (smaller there).
+    paper = np.ones((400, 640), bool)
+    rng = np.random.default_rng(6)
+    for _ in range(200):  # strokes of different sizes, as letters have
+        y, x = rng.integers(0, 390), rng.integers(0, 620)
+        paper[y : y + rng.integers(2, 10), x : x + rng.integers(2, 20)] = False
+    stream = mrc._mask_stream(pdf, Image.fromarray(paper), np.packbits(paper, axis=1).tobytes())
+    assert stream.Filter == pikepdf.Name.CCITTFaxDecode
