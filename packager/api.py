@@ -26,6 +26,7 @@ from packager.eligibility import check_eligibility
 from packager.errors import DoesNotFit, ExitCode, NothingToPackage, UsageError, first_line
 from packager.model import CaseInfo, Document, DocumentKind, DocumentSummary, Rejection
 from packager.options import BuildOptions
+from packager.pages import close_open_pdfs
 from packager.pool import Aside, AsideDied, ProgressFn
 from packager.profiles import SystemProfile, load_kinds, load_system_profile
 from packager.profiles_text import checklist_record
@@ -99,6 +100,7 @@ def package(
     try:
         return _package(build, old_outputs, progress)
     finally:
+        close_open_pdfs()  # opened to copy originals (write.py): no input stays open after the build
         shutil.rmtree(spool, ignore_errors=True)
         outputs.prune_empty(out_dir)
 

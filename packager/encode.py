@@ -31,7 +31,7 @@ from packager.classify import (
 )
 from packager.errors import first_line
 from packager.model import Candidate, Encoding, PageAnalysis, PageClass, SourcePage
-from packager.pages import LoadedPage, exif_orientation, load_page, resize_to_dpi
+from packager.pages import LoadedPage, exif_orientation, load_page, open_pdf, resize_to_dpi
 
 ORIGINAL = Encoding(method="original")
 
@@ -139,8 +139,8 @@ def original_page_pdf(page: SourcePage) -> bytes | None:
         except Exception:
             return None
     if fmt == "pdf" and page.input.pdf_reader != "pdfium":
-        with pikepdf.open(page.input.abs_path) as src:
-            out = pikepdf.new()
+        src = open_pdf(page.input.abs_path)  # open once per worker, not once per page
+        with pikepdf.new() as out:
             out.pages.append(src.pages[page.page_index])
             buf = io.BytesIO()
             # A fixed /ID, not one hashed from the bytes (MD5 of a 2 MB page, ~4 ms): this file

@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import os
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pikepdf
@@ -322,6 +324,45 @@ def _load_raster(page: SourcePage, max_dpi: float, planes: bool = False) -> Load
 _PDF_ROTATE = {90: Image.Transpose.ROTATE_270, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_90}
 
 
+# The PDFs a process has open, by (process, path, inode, size, mtime): a worker takes the pages
+# of an input one after another, and each page opens its PDF for its original
+# (encode.original_page_pdf) and its JPEG (_full_page_jpeg) — the 61-page statement ~1 ms an
+# open and page lookup, twice a page. The process id: a forked child never reads through its
+# parent's open file (they would share one file offset); the file's identity: a file replaced
+# under the same name is opened anew. A few at most (open files, parsed page trees).
+_OPEN_PDFS: dict[tuple[int, str, int, int, int], pikepdf.Pdf] = {}
+_OPEN_PDFS_MAX = 4
+
+
+def open_pdf(path: Path) -> pikepdf.Pdf:
+    """The PDF at `path`, opened once per process (see _OPEN_PDFS); to read, never to change."""
+    st = os.stat(path)
+    key = (os.getpid(), str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    pdf = _OPEN_PDFS.pop(key, None)
+    if pdf is None:
+        for other in [k for k in _OPEN_PDFS if k[0] != key[0] or k[1] == key[1]]:
+            _forget(other)  # a parent's (never read here) or an older version of this file
+        pdf = pikepdf.open(path)
+    _OPEN_PDFS[key] = pdf  # last = most recently used
+    while len(_OPEN_PDFS) > _OPEN_PDFS_MAX:
+        _forget(next(iter(_OPEN_PDFS)))
+    return pdf
+
+
+def close_open_pdfs() -> None:
+    """Close this process's open PDFs (the end of a build: nothing holds a case's files open)."""
+    for key in list(_OPEN_PDFS):
+        _forget(key)
+
+
+def _forget(key: tuple[int, str, int, int, int]) -> None:
+    pdf = _OPEN_PDFS.pop(key)
+    if key[0] == os.getpid():
+        pdf.close()
+    # A parent's handle is only dropped: closing it here would close this process's copy of the
+    # descriptor, harmless, but there is nothing to gain.
+
+
 def _full_page_jpeg(page: SourcePage) -> tuple[bytes, int] | None:
     """The JPEG stream of a scan page that is one JPEG drawn over the whole page, or None.
 
@@ -330,34 +371,33 @@ def _full_page_jpeg(page: SourcePage) -> tuple[bytes, int] | None:
     Anything else (skewed matrices, masks, Decode arrays, CMYK, text) goes to PDFium.
     """
     try:
-        with pikepdf.open(page.input.abs_path) as pdf:
-            p = pdf.pages[page.page_index]
-            ops = [
-                op
-                for op in pikepdf.parse_content_stream(p)
-                if op.operator not in (pikepdf.Operator("q"), pikepdf.Operator("Q"))
-            ]
-            if len(ops) != 2 or str(ops[0].operator) != "cm" or str(ops[1].operator) != "Do":
-                return None
-            a, b, c, d, e, f = (float(v) for v in ops[0].operands)
-            box = p.mediabox
-            x0, y0, x1, y1 = (float(v) for v in box)
-            w, h = x1 - x0, y1 - y0
-            if abs(b) > 1e-6 or abs(c) > 1e-6 or abs(a - w) > w * 0.005 or abs(d - h) > h * 0.005:
-                return None
-            if abs(e - x0) > 1 or abs(f - y0) > 1 or ("/CropBox" in p.obj and list(p.obj.CropBox) != list(box)):
-                return None
-            image = p.obj.Resources.XObject[ops[1].operands[0]]
-            filters = image.get("/Filter")
-            filters = list(filters) if isinstance(filters, pikepdf.Array) else [filters]
-            if filters != [pikepdf.Name.DCTDecode] or image.get("/ColorSpace") not in (
-                pikepdf.Name.DeviceRGB,
-                pikepdf.Name.DeviceGray,
-            ):
-                return None
-            if any(k in image for k in ("/Decode", "/SMask", "/Mask", "/ImageMask")):
-                return None
-            return image.read_raw_bytes(), int(p.obj.get("/Rotate", 0)) % 360
+        p = open_pdf(page.input.abs_path).pages[page.page_index]
+        ops = [
+            op
+            for op in pikepdf.parse_content_stream(p)
+            if op.operator not in (pikepdf.Operator("q"), pikepdf.Operator("Q"))
+        ]
+        if len(ops) != 2 or str(ops[0].operator) != "cm" or str(ops[1].operator) != "Do":
+            return None
+        a, b, c, d, e, f = (float(v) for v in ops[0].operands)
+        box = p.mediabox
+        x0, y0, x1, y1 = (float(v) for v in box)
+        w, h = x1 - x0, y1 - y0
+        if abs(b) > 1e-6 or abs(c) > 1e-6 or abs(a - w) > w * 0.005 or abs(d - h) > h * 0.005:
+            return None
+        if abs(e - x0) > 1 or abs(f - y0) > 1 or ("/CropBox" in p.obj and list(p.obj.CropBox) != list(box)):
+            return None
+        image = p.obj.Resources.XObject[ops[1].operands[0]]
+        filters = image.get("/Filter")
+        filters = list(filters) if isinstance(filters, pikepdf.Array) else [filters]
+        if filters != [pikepdf.Name.DCTDecode] or image.get("/ColorSpace") not in (
+            pikepdf.Name.DeviceRGB,
+            pikepdf.Name.DeviceGray,
+        ):
+            return None
+        if any(k in image for k in ("/Decode", "/SMask", "/Mask", "/ImageMask")):
+            return None
+        return image.read_raw_bytes(), int(p.obj.get("/Rotate", 0)) % 360
     except Exception:  # anything odd about the page: PDFium renders it instead
         return None
 
@@ -461,9 +501,11 @@ def resize_to_dpi(image: Image.Image, dpi_from: float, dpi_to: float) -> Image.I
 
 __all__ = [
     "LoadedPage",
+    "close_open_pdfs",
     "describe_pages",
     "exif_orientation",
     "fit_a4_dpi",
     "load_page",
+    "open_pdf",
     "resize_to_dpi",
 ]

@@ -180,3 +180,43 @@ def test_a_page_only_pdfium_sees_is_described_and_rendered_by_pdfium(tmp_path: P
     loaded = load_page(page, 100)
     assert loaded.image.size[0] == pytest.approx(827, abs=3)
     assert min(loaded.image.convert("L").getextrema()) < 100  # the text is there
+
+
+def _pdf_with_pages(path: Path, count: int) -> None:
+    import pikepdf
+
+    with pikepdf.new() as pdf:
+        for _ in range(count):
+            pdf.add_blank_page(page_size=(200, 300))
+        pdf.save(path)
+
+
+def test_a_pdf_is_opened_once_per_process_and_again_when_replaced_or_forked(tmp_path: Path) -> None:
+    """open_pdf keeps one handle per file; a file rewritten under its name is read anew, and a
+    forked child opens its own (never reads through its parent's file offset)."""
+    import multiprocessing
+    import os
+
+    from packager.pages import close_open_pdfs, open_pdf
+
+    path = tmp_path / "scan.pdf"
+    _pdf_with_pages(path, 2)
+    first = open_pdf(path)
+    assert open_pdf(path) is first and len(first.pages) == 2
+    _pdf_with_pages(path, 3)
+    os.utime(path, ns=(1, 1))  # a different mtime for sure, even within the clock's resolution
+    again = open_pdf(path)
+    assert again is not first and len(again.pages) == 3
+
+    def child(conn) -> None:  # type: ignore[no-untyped-def]
+        conn.send(open_pdf(path) is not again and len(open_pdf(path).pages) == 3)
+
+    parent_end, child_end = multiprocessing.get_context("fork").Pipe()
+    proc = multiprocessing.get_context("fork").Process(target=child, args=(child_end,))
+    proc.start()
+    assert parent_end.recv() is True
+    proc.join()
+    assert open_pdf(path) is again  # the parent's handle is still its own
+    close_open_pdfs()
+    assert open_pdf(path) is not again
+    close_open_pdfs()
