@@ -26,6 +26,7 @@ from packager.classify import (
     classify_page,
     four_levels,
     rough_class,
+    sample_histogram,
     sixteen_levels,
     thin_strokes,
 )
@@ -179,14 +180,14 @@ def _mrc_applies(page: SourcePage) -> bool:
     return not page.dpi_estimated
 
 
-def _rung_applies(rung: Encoding, page: SourcePage, image: Image.Image) -> bool:
+def _rung_applies(rung: Encoding, page: SourcePage, image: Image.Image, histograms: dict[int, list[int]]) -> bool:
     """MRC is for scanned sheets (_mrc_applies); sixteen grey levels for print fine enough that
     four levels lose it (classify.thin_strokes) — elsewhere they cost 1.7× four levels' bytes
     and 2× the encode time for nothing OCR or a reader can tell."""
     if rung.method == "mrc":
         return _mrc_applies(page)
     if rung.method == "flate-grey4":
-        return thin_strokes(image)
+        return thin_strokes(image, _grey_histogram(image, histograms))
     return True
 
 
@@ -239,7 +240,7 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
     else:
         wanted = list(range(1, (task.first_pass or {}).get(page_class.name, len(ladder)) + 1))
     resized: dict[int, Image.Image] = {}  # one resize per distinct dpi of the ladder
-    histograms: dict[int, list[int]] = {}  # and one grey histogram (_grey_histogram)
+    histograms: dict[int, list[int]] = {}  # and one grey histogram per image (_grey_histogram)
     tried = set(task.first_look.tried) if task.first_look is not None else set()
     done_rungs = tried | {c.spool_index for c in candidates}  # a later pass may ask for one already made
     # MRC: segmented once per mask dpi. A later pass does not segment again a page an earlier
@@ -249,7 +250,7 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
         layers.update({ladder[r - 1].dpi or 0: None for r in tried if ladder[r - 1].method == "mrc"})
     # The page's best rung: the ladder's first that applies to it (MRC rungs do not apply to a
     # phone photo, whose best rung keeps every pixel, see _ceiling_dpi).
-    applies = [_rung_applies(r, page, loaded.image) for r in ladder] if wanted else []
+    applies = [_rung_applies(r, page, loaded.image, histograms) for r in ladder] if wanted else []
     best_rung = next((j for j, a in enumerate(applies, 1) if a), 1)
     extra = task.extra_rungs if first_pass else 0
     owed = first_pass  # the first pass's own rungs owe the page an encoding; extra ones do not
@@ -288,7 +289,7 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
             data = mrc.mrc_page_pdf(page_layers, rung.quality or 50)
             rung = replace(rung, background_dpi=round(page_layers.background_dpi))
         else:
-            histogram = _grey_histogram(target, image, histograms)
+            histogram = _grey_histogram(image, histograms)
             if rung.method.startswith("flate-grey") and _two_valued(image, histogram):
                 # Two-valued already (a 1-bit scan at its own dpi): there are no grey edges to
                 # keep, and G4 holds exactly the same pixels, smaller.
@@ -337,21 +338,23 @@ def _image_at(target: int, loaded: LoadedPage, resized: dict[int, Image.Image]) 
     return resized[target]
 
 
-def _grey_histogram(target: int, image: Image.Image, histograms: dict[int, list[int]]) -> list[int] | None:
-    """A grey image's histogram, counted once per dpi: the two-valued check and every grey rung
-    read it (Pillow counts all pixels each time: 3 ms an A4 page at 300 dpi, three times over
-    on a page of thin print). None for other modes."""
+def _grey_histogram(image: Image.Image, histograms: dict[int, list[int]]) -> list[int] | None:
+    """A grey image's sample_histogram, counted once per image: thin_strokes, the two-valued
+    check and every grey rung's levels read it (Pillow's histogram of all pixels is 3.2 ms on
+    an A4 page at 300 dpi, and was counted up to three times). None for other modes."""
     if image.mode != "L":
         return None
-    if target not in histograms:
-        histograms[target] = image.histogram()
-    return histograms[target]
+    if id(image) not in histograms:  # the images stay alive in analyse_page (loaded, resized)
+        histograms[id(image)] = sample_histogram(image)
+    return histograms[id(image)]
 
 
-def _two_valued(image: Image.Image, histogram: list[int] | None) -> bool:
-    if histogram is not None:
-        return sum(1 for count in histogram if count) <= 2
-    return image.getcolors(2) is not None  # stops at the third colour
+def _two_valued(image: Image.Image, sample: list[int] | None) -> bool:
+    """Whether the image holds two values at most. A sample with three has the answer; one with
+    two or fewer is checked on every pixel (a 1-bit scan: rare, and the answer must be exact)."""
+    if sample is not None and sum(1 for count in sample if count) > 2:
+        return False
+    return image.getcolors(2) is not None
 
 
 def _worth_keeping(rung: Encoding, size: int, candidates: list[Candidate]) -> bool:
