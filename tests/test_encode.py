@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pikepdf
+import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
 from fixtures.documents import _NOTES
@@ -314,6 +315,22 @@ def test_a_page_that_may_be_blank_is_looked_at_closely_and_a_small_mark_keeps_it
     kept, asked = _look_with_dpis(tmp_path / "b", marked, monkeypatch)
     assert asked == [37.5, 150]
     assert kept.page_class.name != "blank" and not kept.rough_class and len(kept.candidates) == 1
+
+
+@pytest.mark.parametrize("ink", [(90, 90, 90), (200, 40, 40)])
+def test_a_colour_scan_that_may_be_blank_keeps_a_small_mark_grey_or_red(tmp_path: Path, monkeypatch, ink) -> None:  # type: ignore[no-untyped-def]
+    """The closer look at a colour scan comes as the JPEG's planes (its luma alone where the
+    chroma is quiet): a blank back is blank, and one small character — grey, or red, which
+    makes the chroma speak — keeps the page."""
+    from fixtures.pages import blank_page, font
+
+    blank, _ = _look_with_dpis(tmp_path / "a", blank_page(300, noise=True, seed=2).convert("RGB"), monkeypatch)
+    assert blank.page_class.name == "blank" and blank.candidates == ()
+    marked = blank_page(300, noise=True, seed=2).convert("RGB")
+    ImageDraw.Draw(marked).text((1200, 2000), "済", font=font("mincho", 22), fill=ink)  # one 5 pt character
+    kept, asked = _look_with_dpis(tmp_path / "b", marked, monkeypatch)
+    assert asked == [37.5, 150]
+    assert kept.page_class.name != "blank" and len(kept.candidates) == 1
 
 
 def test_a_rough_class_is_replaced_when_the_page_is_encoded_later(tmp_path: Path) -> None:
