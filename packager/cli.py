@@ -7,9 +7,12 @@ adds the traceback. Usage errors exit 2 (argparse); see README.md for every code
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import datetime as dt
 import os
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -211,6 +214,28 @@ def _cmd_profiles(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its exit code. As the program (argv None: the console script, `python -m
+    packager`) with no thread left to wait for, the process ends right here (_end_now), without
+    tearing down its modules."""
+    code = _run(argv)
+    if argv is None and threading.active_count() == 1:
+        _end_now(code)
+    return code
+
+
+def _end_now(code: int) -> None:
+    """End the process with `code`, skipping the interpreter's teardown: with numpy, pikepdf,
+    Pillow and their libraries loaded it took 40–50 ms after every build (typical's whole build
+    is ~1.4 s). Nothing is lost: every output is closed and fsynced by now, stdout and stderr
+    are flushed here and the atexit handlers run (multiprocessing's, logging's) as they would."""
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
     try:
