@@ -76,11 +76,15 @@ def _layout(dpi: float) -> object:
     return img2pdf.get_fixed_dpi_layout_fun((dpi, dpi))
 
 
-def _image_pdf(image_bytes: bytes, dpi: float, *, exif_rotation: bool = False) -> bytes:
+def _image_pdf(image_bytes: bytes, dpi: float, *, exif_rotation: bool = False, rotate: int = 0) -> bytes:
     """A one-page PDF of one image file. Only a source's own JPEG carries an EXIF rotation to
     honour: the images encoded here are upright already, and asking img2pdf to look costs a
-    whole decode of every PNG (Pillow's PNG getexif() reads past the pixels; ~10 ms a page)."""
-    rotation = img2pdf.Rotation.ifvalid if exif_rotation else img2pdf.Rotation.none
+    whole decode of every PNG (Pillow's PNG getexif() reads past the pixels; ~10 ms a page) —
+    or they are turned by the page's /Rotate, `rotate` degrees clockwise (LoadedPage.rotate)."""
+    if exif_rotation:
+        rotation = img2pdf.Rotation.ifvalid
+    else:
+        rotation = img2pdf.Rotation[str(rotate)] if rotate else img2pdf.Rotation.none
     return img2pdf.convert(image_bytes, layout_fun=_layout(dpi), nodate=True, rotation=rotation)
 
 
@@ -173,7 +177,7 @@ def _lossless_candidate(loaded: LoadedPage, task: PageTask) -> Candidate:
     """The decoded page (upright, flattened, at most the ceiling dpi) as Flate: no loss."""
     buf = io.BytesIO()
     loaded.image.save(buf, "PNG", compress_level=6)
-    data = _image_pdf(buf.getvalue(), loaded.dpi)
+    data = _image_pdf(buf.getvalue(), loaded.dpi, rotate=loaded.rotate)
     spool_path(task.spool_dir, task.task_id, 0).write_bytes(data)
     encoding = Encoding("lossless", dpi=round(loaded.dpi))
     return Candidate(encoding, len(data), round(loaded.dpi, 1), loaded.image.width, loaded.image.height)
@@ -232,7 +236,10 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
     try:
         # As JPEG planes where the page may be text only: a page whose kind is in colour would
         # only be made RGB from them (to_rgb), a little slower than Pillow's decode.
-        loaded = load_page(page, decode_dpi(task, first_look_only=False), planes=not task.colour_hint)
+        # Turned by the PDF's /Rotate, not by a transposition, where no MRC rung applies (MRC
+        # writes its own PDF page): a phone photo.
+        loaded = load_page(page, decode_dpi(task, first_look_only=False), planes=not task.colour_hint,
+                           rotate_later=not _mrc_applies(page))
     except Exception as e:  # a decoder error names the file; the case goes on
         return PageFailure(page, f"page {page.page_index + 1} cannot be decoded ({first_line(e)})")
     page_class, candidates = _class_and_kept_candidates(task, loaded, original)
@@ -300,7 +307,7 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
                 # Two-valued already (a 1-bit scan at its own dpi): there are no grey edges to
                 # keep, and G4 holds exactly the same pixels, smaller.
                 rung = Encoding("g4", dpi=rung.dpi)
-            data = _image_pdf(encode_image(image, rung, histogram), dpi)
+            data = _image_pdf(encode_image(image, rung, histogram), dpi, rotate=loaded.rotate)
         if not _worth_keeping(rung, len(data), candidates):
             continue
         spool_path(task.spool_dir, task.task_id, i).write_bytes(data)

@@ -366,3 +366,47 @@ def test_a_rung_made_beside_a_phone_photos_best_rung_is_the_one_made_alone(tmp_p
     made_together, = (c for c in together.candidates if c.spool_index == 4)
     made_alone, = (c for c in alone.candidates if c.spool_index == 4)
     assert made_together == made_alone and made_alone.dpi == 300.0
+
+
+@pytest.mark.parametrize(("orientation", "rotate"), [(6, 90), (8, 270), (3, 180), (5, 0)])
+def test_a_phone_photo_is_turned_by_the_pages_rotate_not_by_its_pixels(
+    tmp_path: Path, orientation: int, rotate: int
+) -> None:
+    """A phone photo (its dpi a guess, so no MRC rung writes its own page) keeps its pixels as
+    stored and its encodings carry the EXIF turn as /Rotate; a mirrored orientation (5) is
+    transposed as before. Rendered, every encoding shows the photo upright."""
+    from packager.pages import _EXIF_TRANSPOSE, load_page
+
+    case = tmp_path / "case"
+    case.mkdir()
+    stored = Image.new("RGB", (800, 600), (235, 235, 230))
+    ImageDraw.Draw(stored).rectangle((0, 0, 199, 149), fill=(200, 30, 30))  # a red corner, top-left as stored
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    stored.save(case / "card.jpg", quality=90, exif=exif.tobytes(), dpi=(72, 72))
+    page = describe_pages(next(i for i in scan_case(case, SYSTEM).inputs if i.path == "card.jpg"), SYSTEM)[0]
+    assert page.dpi_estimated
+    loaded = load_page(page, 600, rotate_later=True)
+    assert loaded.rotate == rotate
+    assert loaded.image.size == ((800, 600) if rotate else (600, 800))  # as stored, or transposed
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    task = PageTask(page, "t0", SYSTEM.ladders, SYSTEM.max_dpi, True, spool, rungs=(1, 3))
+    result = analyse_page(task)
+    assert isinstance(result, PageAnalysis) and len(result.candidates) >= 2
+    upright = stored.transpose(_EXIF_TRANSPOSE[orientation])
+    for candidate in result.candidates:
+        spooled = spool_path(spool, "t0", candidate.spool_index)
+        data = spooled.read_bytes() if candidate.spooled else original_page_pdf(page)
+        assert data is not None
+        with pikepdf.open(io.BytesIO(data)) as pdf:
+            pdf_page = pdf.pages[0]
+            shown = Image.open(io.BytesIO(pdf_page.images[next(iter(pdf_page.images))].read_raw_bytes()))
+            turn = int(pdf_page.obj.get("/Rotate", 0))
+        if candidate.spool_index:  # packager's encodings: the turn is the page's /Rotate
+            assert turn == rotate
+        # Turned as a viewer turns it (clockwise), the image is the upright photo.
+        viewed = shown.convert("RGB").rotate(-turn, expand=True) if turn else shown.convert("RGB")
+        small = (upright.width // 8, upright.height // 8)
+        diff = np.abs(np.asarray(viewed.resize(small), np.int16) - np.asarray(upright.resize(small), np.int16))
+        assert diff.mean() < 6
