@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -151,7 +152,8 @@ def write_output(
     batch: AtomicBatch | None = None,
 ) -> OutputRecord:
     """Write one output atomically and describe it as it is on disk. With a `batch`, it is in
-    place when the batch commits (several outputs made durable together, see AtomicBatch)."""
+    place when the batch commits (several outputs made durable together, see AtomicBatch), and
+    its record's sha256 comes from the batch then (with_digests)."""
     path = out_dir / rel_path
     try:
         _note_written(out_dir, rel_path)
@@ -169,7 +171,7 @@ def write_output(
         document=document,
         title=title,
         bytes_=written.stat().st_size,
-        sha256=sha256_file(written),
+        sha256=sha256_file(written) if batch is None else "",  # the batch's, once committed (with_digests)
         pages=tuple(pages),
         name_ja=name_ja,
         name_en=name_en,
@@ -186,6 +188,12 @@ def written_together(out_dir: Path) -> Iterator[AtomicBatch]:
             yield batch
     except OSError as e:
         raise OutputError(f"{out_dir}: cannot be written ({e.strerror})") from e
+
+
+def with_digests(out_dir: Path, records: Sequence[OutputRecord], batch: AtomicBatch) -> tuple[OutputRecord, ...]:
+    """Records of outputs a batch wrote (write_output(batch=...)), with their files' SHA-256:
+    the batch takes them beside the writing, and has them once committed."""
+    return tuple(replace(r, sha256=batch.sha256(out_dir / r.path)) for r in records)
 
 
 def link_pristine(out_dir: Path, rel_path: str, pristine_rel: str) -> None:

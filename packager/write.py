@@ -53,6 +53,7 @@ def write_plan(target: Target, the_plan: Plan) -> tuple[OutputRecord, ...]:
     pages' workers are forked."""
     with outputs.written_together(target.out_dir) as batch:
         uploaded = (*_write_upload(target, the_plan, batch), *_write_photo(target, batch))
+    uploaded = outputs.with_digests(target.out_dir, uploaded, batch)
     return (
         *uploaded,
         *_write_mail(target, the_plan),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from pathlib import Path
 
@@ -25,6 +26,7 @@ def test_a_batch_puts_every_file_in_place_at_its_end_and_no_thread_outlives_it(t
     assert [(tmp_path / "upload" / f"{n:02d}-passport.pdf").read_bytes() for n in range(6)] == [
         b"new %d" % n for n in range(6)
     ]
+    assert batch.sha256(old) == hashlib.sha256(b"new 1").hexdigest()
 
 
 def test_a_batch_that_fails_leaves_the_old_files_and_no_temporaries(tmp_path: Path) -> None:
