@@ -27,6 +27,28 @@ from collections.abc import Iterator
 _DAMAGE = re.compile(r"^(\w*Decode\w*|TIFFFillStrip|TIFFFillTile|TIFFReadEncoded\w+|TIFFReadRaw\w+): ")
 
 
+# What each libtiff module decodes, in a user's words (the reason names the data, then libtiff's
+# own report without its module name: "damaged CCITT G4 fax data: Bad code word at line 177 …").
+_WHAT = (
+    (re.compile(r"^Fax4"), "CCITT G4 fax"),
+    (re.compile(r"^Fax3"), "CCITT G3 fax"),
+    (re.compile(r"^LZW"), "LZW-compressed"),
+    (re.compile(r"^(ZIP|Deflate)"), "Deflate-compressed"),
+    (re.compile(r"^PackBits"), "PackBits-compressed"),
+    (re.compile(r"^O?JPEG"), "JPEG-compressed"),
+    (re.compile(r"^Predictor"), "predicted"),
+    (re.compile(r"^TIFF(FillStrip|ReadEncodedStrip|ReadRawStrip)"), "strip"),
+    (re.compile(r"^TIFF(FillTile|ReadEncodedTile|ReadRawTile)"), "tile"),
+)
+
+
+def _reason(report: str) -> str:
+    """libtiff's first damage report as a reason: what data is damaged, then what it says."""
+    module, _, text = report.strip().partition(": ")
+    what = next((name for pattern, name in _WHAT if pattern.match(module)), "image")
+    return f"damaged {what} data: {text.strip() or module}"
+
+
 class DamagedData(ValueError):
     """The decoder reported damaged data (its first report is the message)."""
 
@@ -54,7 +76,7 @@ def refused_on_damage() -> Iterator[None]:
         if others:
             print("\n".join(others), file=sys.stderr)
         if damage:
-            raise DamagedData(f"damaged data: {damage[0].strip()}")
+            raise DamagedData(_reason(damage[0]))
 
 
 __all__ = ["DamagedData", "refused_on_damage"]

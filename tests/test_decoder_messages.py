@@ -23,7 +23,7 @@ def _write_fd2(text: str) -> None:
 
 
 def test_damage_reported_by_the_decoder_is_raised_and_kept_from_the_terminal(capfd: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(DamagedData, match="Fax4Decode: Bad code word at line 9"), refused_on_damage():
+    with pytest.raises(DamagedData, match="CCITT G4 fax data: Bad code word at line 9"), refused_on_damage():
         _write_fd2("Fax4Decode: Bad code word at line 9 of strip 0 (x 4).\n" * 300)
     assert capfd.readouterr().err == ""
 
@@ -50,7 +50,7 @@ def test_a_garbled_g4_tiff_page_is_refused_with_one_reason(tmp_path: Path, capfd
     _garbled_g4_tiff(tmp_path / "fax.tif")
     (inp,) = scan_case(tmp_path, SYSTEM).inputs
     (page,) = describe_pages(inp, SYSTEM)
-    with pytest.raises(DamagedData, match=r"^damaged data: Fax4Decode: Bad code word"):
+    with pytest.raises(DamagedData, match=r"^damaged CCITT G4 fax data: Bad code word at line \d+"):
         load_page(page, 300)
     assert "Fax4Decode" not in capfd.readouterr().err
 
@@ -75,3 +75,20 @@ def test_a_process_without_stderr_still_decodes(monkeypatch: pytest.MonkeyPatch)
     with refused_on_damage():
         ran.append(True)
     assert ran == [True]
+
+
+@pytest.mark.parametrize(
+    ("report", "reason"),
+    [
+        ("Fax4Decode: Bad code word at line 177 of strip 5 (x 268).",
+         "damaged CCITT G4 fax data: Bad code word at line 177 of strip 5 (x 268)."),
+        ("Fax3Decode1D: Premature EOL at line 3", "damaged CCITT G3 fax data: Premature EOL at line 3"),
+        ("LZWDecode: Corrupted LZW table", "damaged LZW-compressed data: Corrupted LZW table"),
+        ("TIFFFillStrip: Read error on strip 3", "damaged strip data: Read error on strip 3"),
+        ("SomethingDecode: odd", "damaged image data: odd"),
+    ],
+)
+def test_a_damage_report_is_worded_for_a_user(report: str, reason: str) -> None:
+    from packager.decoder_messages import _reason
+
+    assert _reason(report) == reason
