@@ -8,7 +8,7 @@ blank, and a page with faint strokes, photos or chroma that matters is never bil
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,12 +132,33 @@ def _erode(mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def classify_page(image: Image.Image, dpi: float, *, colour_hint: bool = False) -> PageClass:
-    """Classify one page from its pixels (RGB or L) at `dpi`."""
-    seen = _measure(thumbnail(image, dpi))
-    if seen.content_any < 0.001 and _is_blank(image, dpi):  # the thumbnail pre-filters; a closer look decides
+def classify_page(
+    image: Image.Image | Callable[[], Image.Image],
+    dpi: float,
+    *,
+    colour_hint: bool = False,
+    thumb: Image.Image | None = None,
+) -> PageClass:
+    """Classify one page from its pixels (RGB or L) at `dpi`. `thumb`: its thumbnail where the
+    caller made it otherwise (from a JPEG's planes, jpeg_planes.rgb_thumbnail); `image` may then
+    be a function that makes the page, called only for a near-blank page's closer look."""
+    seen = _measure(thumb if thumb is not None else thumbnail(_made(image), dpi))
+    if seen.content_any < 0.001 and _is_blank(_made(image), dpi):  # the thumbnail pre-filters; a closer look decides
         return seen.named("blank")
     return seen.named(_class_name(seen, colour_hint))
+
+
+def _made(image: Image.Image | Callable[[], Image.Image]) -> Image.Image:
+    return image if isinstance(image, Image.Image) else image()
+
+
+def thumbnail_reduction(dpi: float) -> int | None:
+    """The integer box reduction thumbnail() makes of a page at `dpi`, or None where it resizes
+    or keeps the page as it is."""
+    ratio = dpi / THUMB_DPI
+    if ratio <= 1.1 or abs(ratio - round(ratio)) >= 0.1:
+        return None
+    return round(ratio)
 
 
 def rough_class(image: Image.Image, dpi: float, *, colour_hint: bool = False) -> PageClass | None:

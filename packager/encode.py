@@ -9,7 +9,7 @@ are), so the planner works with exact sizes and the assembler never encodes twic
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -18,7 +18,7 @@ import numpy as np
 import pikepdf
 from PIL import Image
 
-from packager import ccitt, flate, mrc
+from packager import ccitt, flate, jpeg_planes, mrc
 from packager.classify import (
     CLASSIFY_DPI,
     ROUGH_DPI,
@@ -29,6 +29,7 @@ from packager.classify import (
     sample_histogram,
     sixteen_levels,
     thin_strokes,
+    thumbnail_reduction,
 )
 from packager.errors import first_line
 from packager.model import Candidate, Encoding, PageAnalysis, PageClass, SourcePage
@@ -289,6 +290,11 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
         target = rung.dpi or round(loaded.dpi)
         if i == best_rung and page.dpi_estimated:
             target = max(target, round(loaded.dpi))
+        if loaded.colour_pending and (rung.method != "mrc" or target < loaded.dpi * 0.995):
+            # A rung that reads the RGB (not an MRC one on the planes): made now, once.
+            loaded = loaded.in_colour()
+            resized.clear()
+            histograms.clear()
         image = _image_at(target, loaded, resized)
         dpi = loaded.dpi * image.width / loaded.image.width
         if rung.method == "mrc":
@@ -324,15 +330,16 @@ def _pixels_for(page_class: PageClass, loaded: LoadedPage) -> LoadedPage:
     if page_class.name == "bilevel":
         return loaded.in_grey()
     if page_class.name == "colour":
-        return loaded.in_colour()
-    return loaded
+        # A colour page's RGB waits until a rung needs it (analyse_page): MRC reads the planes.
+        return loaded if loaded.colour_pending else loaded.in_colour()
+    return loaded.in_colour() if loaded.colour_pending else loaded
 
 
 def _planes_of(image: Image.Image, loaded: LoadedPage) -> tuple[np.ndarray, ...] | None:
     """The JPEG planes (Y, Cb, Cr arrays) of a colour page that is `image` itself (not resized):
     MRC segments them without a pass over the full-size RGB (mrc.segment)."""
     planes = loaded.planes
-    if planes is None or image is not loaded.image or image.mode != "RGB":
+    if planes is None or image is not loaded.image or not (image.mode == "RGB" or loaded.colour_pending):
         return None
     return planes.arrays
 
@@ -400,7 +407,7 @@ def _class_and_kept_candidates(
     candidates: list[Candidate] = []
     if original is not None:
         candidates.append(_kept_original(task, original))
-    elif task.lossless and _worth_lossless(loaded.image):
+    elif task.lossless and _worth_lossless(loaded.rgb if loaded.colour_pending else loaded.image):
         candidates.append(_lossless_candidate(loaded.in_colour(), task))
     return page_class, candidates
 
@@ -420,7 +427,15 @@ def _kept_original(task: PageTask, original: bytes, *, spool: bool = False) -> C
 
 def _classified(task: PageTask, loaded: LoadedPage) -> PageClass:
     """classify_page's class; a blank page the task keeps is bilevel."""
-    page_class = classify_page(loaded.image, loaded.dpi, colour_hint=task.colour_hint)
+    image: Image.Image | Callable[[], Image.Image] = loaded.image
+    thumb = None
+    if loaded.colour_pending and loaded.planes is not None:
+        # Its colour from a thumbnail of the planes: no full-size RGB for a page whose rungs
+        # may read the planes alone (MRC); classes as from the RGB on the bundles and corpus.
+        factor = thumbnail_reduction(loaded.dpi)
+        thumb = jpeg_planes.rgb_thumbnail(loaded.planes, factor) if factor else None
+        image = (lambda: loaded.rgb) if thumb is not None else loaded.rgb
+    page_class = classify_page(image, loaded.dpi, colour_hint=task.colour_hint, thumb=thumb)
     if page_class.name == "blank" and task.keep_blank:
         return replace(page_class, name="bilevel")
     return page_class

@@ -42,6 +42,11 @@ class Planes:
     subsampling: int  # TurboJPEG's TJSAMP value, which to_rgb needs
     arrays: tuple[np.ndarray, ...] = field(repr=False, compare=False, default=())  # the images' memory
 
+    @functools.cached_property
+    def quiet(self) -> bool:
+        """chroma_quiet(), computed once (~1 ms on an A4 page's planes)."""
+        return self.chroma_quiet()
+
     def chroma_quiet(self) -> bool:
         """Whether Cb and Cr are so near neutral that no pixel can count as colour (classify's
         CHROMA_MIN, 55, on max − min of R, G, B), so that the luma classifies the page as its RGB
@@ -144,4 +149,47 @@ def to_rgb(planes: Planes) -> Image.Image:
     return Image.frombuffer("RGB", (width, height), rgb, "raw", "RGB", 0, 1)
 
 
-__all__ = ["Planes", "available", "decode", "to_rgb"]
+def two_thirds(plane: np.ndarray) -> np.ndarray:
+    """The box reduction of a uint8 plane to 2/3 as Pillow's BOX filter samples it (of every 3
+    pixels, 0–1 averaged for the first cell, 2 for the second), edges repeated; in numpy, ~3×
+    faster than Pillow's resize. 4:2:0 chroma (half the page's resolution) to a third of it."""
+    h, w = plane.shape
+    h3, w3 = -(-h // 3), -(-w // 3)
+    v = np.empty((h3 * 3, w3 * 3), np.uint16)
+    v[:h, :w] = plane
+    v[h:, :w] = plane[-1:]
+    v[:, w:] = v[:, w - 1 : w]
+    by_cols = np.empty((h3 * 3, w3, 2), np.uint16)
+    v3 = v.reshape(h3 * 3, w3, 3)
+    np.add(v3[..., 0], v3[..., 1], out=by_cols[..., 0])
+    np.left_shift(v3[..., 2], 1, out=by_cols[..., 1])
+    r3 = by_cols.reshape(h3, 3, w3 * 2)
+    cells = v.ravel()[: h3 * 2 * w3 * 2].reshape(h3, 2, w3 * 2)  # v's memory: it is read no more
+    np.add(r3[:, 0], r3[:, 1], out=cells[:, 0])
+    np.left_shift(r3[:, 2], 1, out=cells[:, 1])
+    cells += 2
+    out = np.empty((h3 * 2, w3 * 2), np.uint8)
+    np.right_shift(cells.reshape(h3 * 2, w3 * 2), 2, out=out, casting="unsafe")
+    return out
+
+
+def rgb_thumbnail(planes: Planes, factor: int) -> Image.Image:
+    """The page reduced `factor` times (a box), as RGB, from its planes: the luma reduced, the
+    chroma brought to the same size (4:2:0 at factor 3: two_thirds), converted — what
+    to_rgb(planes).reduce(factor) gives to a level or two, without the full-size RGB (to_rgb
+    ~8.5 ms and the reduction ~5.5 ms of an A4 page at 300 dpi, this ~4)."""
+    luma = planes.luma.reduce(factor) if factor > 1 else planes.luma
+    size = luma.size
+    bands = []
+    for plane in planes.arrays[1:]:
+        if factor == 3 and plane.shape == (-(-planes.luma.height // 2), -(-planes.luma.width // 2)):
+            cells = two_thirds(plane)
+            if cells.shape != (size[1], size[0]):
+                cells = np.ascontiguousarray(cells[: size[1], : size[0]])
+            bands.append(Image.fromarray(cells, "L"))
+        else:
+            bands.append(Image.fromarray(plane, "L").resize(size, Image.Resampling.BOX))
+    return Image.merge("YCbCr", (luma, *bands)).convert("RGB")
+
+
+__all__ = ["Planes", "available", "decode", "rgb_thumbnail", "to_rgb", "two_thirds"]

@@ -12,7 +12,7 @@ The PDF draws the background, then paints the foreground through the mask (a ste
 /ImageMask in one colour, or a colour image with an explicit /Mask) — plain ISO 32000-1
 (§8.9.6.2–8.9.6.3), no JBIG2 or JPEG 2000. Everything is vectorised numpy and Pillow.
 
-Next to classify: it imports Pillow, numpy, pikepdf and ccitt (G4 by libtiff).
+Next to classify: it imports Pillow, numpy, pikepdf, ccitt (G4 by libtiff) and jpeg_planes.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from PIL import Image, ImageChops, ImageFilter
 from zlib_ng import zlib_ng
 
 from packager import ccitt
+from packager.jpeg_planes import two_thirds
 
 __all__ = ["Layers", "mrc_page_pdf", "segment"]
 
@@ -480,29 +481,6 @@ def _kept_at(keep: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(kept) == 255
 
 
-def _thirds(a: np.ndarray) -> np.ndarray:
-    """The box reduction of a uint8 plane to 2/3 as Pillow's BOX filter samples it (of every 3
-    pixels, 0–1 averaged for the first cell, 2 for the second), edges repeated; in numpy."""
-    h, w = a.shape
-    h3, w3 = -(-h // 3), -(-w // 3)
-    v = np.empty((h3 * 3, w3 * 3), np.uint16)
-    v[:h, :w] = a
-    v[h:, :w] = a[-1:]
-    v[:, w:] = v[:, w - 1 : w]
-    by_cols = np.empty((h3 * 3, w3, 2), np.uint16)
-    v3 = v.reshape(h3 * 3, w3, 3)
-    np.add(v3[..., 0], v3[..., 1], out=by_cols[..., 0])
-    np.left_shift(v3[..., 2], 1, out=by_cols[..., 1])
-    r3 = by_cols.reshape(h3, 3, w3 * 2)
-    cells = v.ravel()[: h3 * 2 * w3 * 2].reshape(h3, 2, w3 * 2)  # v's memory: it is read no more
-    np.add(r3[:, 0], r3[:, 1], out=cells[:, 0])
-    np.left_shift(r3[:, 2], 1, out=cells[:, 1])
-    cells += 2
-    out = np.empty((h3 * 2, w3 * 2), np.uint8)
-    np.right_shift(cells.reshape(h3 * 2, w3 * 2), 2, out=out, casting="unsafe")
-    return out
-
-
 def _chroma_at(chroma: tuple[np.ndarray, np.ndarray], shape: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
     """A JPEG's Cb and Cr planes (at its chroma subsampling of a page of `shape`) reduced to a
     grid of `size` (h × w × 2, uint8). 4:2:0 to a third of the page (the profiles' 300 → 200 dpi
@@ -510,7 +488,7 @@ def _chroma_at(chroma: tuple[np.ndarray, np.ndarray], shape: tuple[int, int], si
     out = np.empty((size[1], size[0], 2), np.uint8)
     for i, plane in enumerate(chroma):
         if plane.shape == (-(-shape[0] // 2), -(-shape[1] // 2)) and size == (-(-shape[1] // 3), -(-shape[0] // 3)):
-            out[..., i] = _thirds(plane)[: size[1], : size[0]]
+            out[..., i] = two_thirds(plane)[: size[1], : size[0]]
             continue
         image = Image.fromarray(plane, "L")
         f = max(1, int(image.width / size[0] + 0.05))

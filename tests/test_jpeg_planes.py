@@ -145,12 +145,43 @@ def test_a_quiet_colour_scan_loads_as_its_luma_and_classifies_the_same(tmp_path:
 
 
 @needs_library
-def test_a_colour_scan_loads_in_colour_with_its_luma_at_hand(tmp_path: Path) -> None:
+def test_a_colour_scan_loads_as_its_luma_with_its_colour_made_on_demand(tmp_path: Path) -> None:
     page = _pdf_scan(tmp_path, _text_scan(colour_mark=True))
     loaded = load_page(page, 300, planes=True)
-    assert loaded.image.mode == "RGB" and loaded.planes is not None
-    assert classify_page(loaded.image, loaded.dpi).name == "colour"
-    assert loaded.in_grey().image.mode == "L" and loaded.in_colour() is loaded
+    assert loaded.image.mode == "L" and loaded.planes is not None and loaded.colour_pending
+    assert classify_page(loaded.rgb, loaded.dpi).name == "colour"
+    assert loaded.rgb is loaded.rgb  # made once
+    coloured = loaded.in_colour()
+    assert coloured.image is loaded.rgb and coloured.planes is loaded.planes and not coloured.colour_pending
+    assert loaded.in_grey() is loaded
+
+
+def test_the_thumbnail_from_the_planes_is_the_rgbs_reduced(tmp_path: Path) -> None:
+    page = _pdf_scan(tmp_path, _text_scan(colour_mark=True))
+    loaded = load_page(page, 300, planes=True)
+    assert loaded.planes is not None
+    from_rgb = np.asarray(loaded.rgb.reduce(3), dtype=np.int16)
+    from_planes = np.asarray(jpeg_planes.rgb_thumbnail(loaded.planes, 3), dtype=np.int16)
+    assert from_planes.shape == from_rgb.shape
+    diff = np.abs(from_planes - from_rgb)
+    assert diff.mean() < 1 and np.percentile(diff, 99) <= 4  # colour edges: the chroma is sampled 1.5 to 1
+    thumb = jpeg_planes.rgb_thumbnail(loaded.planes, 3)
+    assert classify_page(lambda: loaded.rgb, loaded.dpi, thumb=thumb).name == classify_page(loaded.rgb, loaded.dpi).name
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 40), st.integers(0, 2**16))
+def test_two_thirds_is_pillows_box(h: int, w: int, seed: int) -> None:
+    plane = np.random.default_rng(seed).integers(0, 256, (h, w), dtype=np.uint8)
+    got = jpeg_planes.two_thirds(plane)
+    assert got.shape == (-(-h // 3) * 2, -(-w // 3) * 2)
+    # Whole blocks of 3 × 3: Pillow's box filter (which rounds after each direction, numpy once).
+    h3, w3 = h // 3 * 3, w // 3 * 3
+    if h3 and w3:
+        want = Image.fromarray(plane[:h3, :w3], "L").resize((w3 * 2 // 3, h3 * 2 // 3), Image.Resampling.BOX)
+        assert np.abs(got[: h3 * 2 // 3, : w3 * 2 // 3].astype(int) - np.asarray(want, dtype=int)).max() <= 1
+    # Beyond the plane, the edge repeated: every cell within the plane's own values.
+    assert plane.min() <= got.min() and got.max() <= plane.max()
 
 
 def test_without_the_library_pages_load_as_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -271,21 +271,6 @@ def test_a_page_as_jpeg_planes_gives_the_layers_of_its_rgb() -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(1, 40), st.integers(1, 40), st.integers(0, 2**16))
-def test_the_chroma_two_thirds_is_pillows_box(h: int, w: int, seed: int) -> None:
-    plane = np.random.default_rng(seed).integers(0, 256, (h, w), dtype=np.uint8)
-    got = mrc._thirds(plane)
-    assert got.shape == (-(-h // 3) * 2, -(-w // 3) * 2)
-    # Whole blocks of 3 × 3: Pillow's box filter (which rounds after each direction, numpy once).
-    h3, w3 = h // 3 * 3, w // 3 * 3
-    if h3 and w3:
-        want = Image.fromarray(plane[:h3, :w3], "L").resize((w3 * 2 // 3, h3 * 2 // 3), Image.Resampling.BOX)
-        assert np.abs(got[: h3 * 2 // 3, : w3 * 2 // 3].astype(int) - np.asarray(want, dtype=int)).max() <= 1
-    # Beyond the plane, the edge repeated: every cell within the plane's own values.
-    assert plane.min() <= got.min() and got.max() <= plane.max()
-
-
-@settings(max_examples=40, deadline=None)
 @given(st.integers(1, 30), st.integers(1, 30), st.sampled_from([1, 2]), st.integers(0, 2**16))
 def test_the_text_colour_from_planes_is_the_decoders_rgb(h: int, w: int, sub: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
