@@ -153,7 +153,8 @@ def test_a_colour_scan_loads_as_its_luma_with_its_colour_made_on_demand(tmp_path
     assert loaded.rgb is loaded.rgb  # made once
     coloured = loaded.in_colour()
     assert coloured.image is loaded.rgb and coloured.planes is loaded.planes and not coloured.colour_pending
-    assert loaded.in_grey() is loaded
+    grey = loaded.in_grey()  # for text rungs: the luma, its colour not made on demand
+    assert grey.image is loaded.image and not grey.colour_pending
 
 
 def test_the_thumbnail_from_the_planes_is_the_rgbs_reduced(tmp_path: Path) -> None:
