@@ -58,14 +58,26 @@ class Planes:
         return all(int(a.min()) >= 128 - QUIET_CHROMA and int(a.max()) <= 128 + QUIET_CHROMA for a in self.arrays[1:])
 
 
+def _open(sonames: tuple[str, ...], name: str) -> ctypes.CDLL | None:
+    for soname in sonames:
+        try:
+            return ctypes.CDLL(soname)
+        except OSError:
+            continue
+    found = ctypes.util.find_library(name)
+    return ctypes.CDLL(found) if found else None
+
+
 @functools.cache
 def _library() -> ctypes.CDLL | None:
     """libturbojpeg with the functions used here typed, or None where it is not installed."""
-    name = ctypes.util.find_library("turbojpeg")
-    if name is None:
-        return None
     try:
-        lib = ctypes.CDLL(name)
+        # By its usual file name first: ctypes' search runs ldconfig in a subprocess, which a
+        # build's worker (forked, under its memory limit) may fail to start now and then — and a
+        # page decoded by the fallback would differ between runs.
+        lib = _open(("libturbojpeg.so.0",), "turbojpeg")
+        if lib is None:
+            return None
         int_p = ctypes.POINTER(ctypes.c_int)
         lib.tjInitDecompress.restype = ctypes.c_void_p
         lib.tjInitDecompress.argtypes = []
