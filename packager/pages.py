@@ -269,7 +269,7 @@ class LoadedPage:
         conversion of its RGB gives the same to ±1 level, 4.6 ms later on an A4 page), an RGB page
         converted once (every grey rung would convert it again)."""
         if self.colour_pending:  # the luma alone: its colour is not wanted (nor made on demand)
-            return LoadedPage(image=self.image, dpi=self.dpi)
+            return replace(self, planes=None)
         if self.image.mode == "L":
             return self
         if self.planes is not None:
