@@ -103,6 +103,18 @@ def test_limited_results_come_back_in_task_order() -> None:
     assert _run(tasks, pool.PageLimits(time_s=30)) == [("done", i) for i in range(7)]
 
 
+def test_workers_let_go_stop_by_themselves_and_are_reaped() -> None:
+    """At the end of a pass the workers are told to stop, not waited for (_Worker.let_go); they
+    end on their own, and the next pass (or active_children) reaps them: none is left."""
+    import multiprocessing
+
+    assert _run([("ok", i) for i in range(4)], pool.PageLimits(time_s=30)) == [("done", i) for i in range(4)]
+    deadline = time.monotonic() + 20
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert multiprocessing.active_children() == []
+
+
 def test_a_hung_page_is_ended_at_its_time_limit_and_the_rest_go_on() -> None:
     started = time.monotonic()
     out = _run([("ok", 0), ("hang", 1), ("ok", 2), ("ok", 3)], pool.PageLimits(time_s=6))
