@@ -42,12 +42,17 @@ _EXIF_TRANSPOSE = {
 # (what a PDF page's /Rotate says).
 _EXIF_CLOCKWISE = {3: 180, 6: 90, 8: 270}
 
-try:  # HEIC/HEIF phone photos; registered here, where pixels are decoded (workers too)
-    from pillow_heif import register_heif_opener
+@functools.cache
+def register_heif() -> None:
+    """Pillow's HEIC/HEIF opener (phone photos), registered where such a page is described or
+    decoded, not at import: pillow_heif's import costs ~11 ms of CPU at every build's start.
+    Workers forked after intake registered it have it already."""
+    try:
+        from pillow_heif import register_heif_opener
 
-    register_heif_opener()
-except ImportError:  # pragma: no cover - a declared dependency
-    pass
+        register_heif_opener()
+    except ImportError:  # pragma: no cover - a declared dependency
+        pass
 
 
 def exif_orientation(im: Image.Image) -> int:
@@ -90,6 +95,8 @@ def raster_dpi(
 
 
 def _describe_raster(inp: InputFile, system: SystemProfile) -> Iterator[SourcePage]:
+    if inp.format == "heif":
+        register_heif()
     with Image.open(inp.abs_path) as im:
         for i in range(inp.page_count):
             if inp.page_count > 1:
@@ -319,6 +326,8 @@ def load_page(page: SourcePage, max_dpi: float, *, planes: bool = False, rotate_
 
 
 def _load_raster(page: SourcePage, max_dpi: float, planes: bool = False, rotate_later: bool = False) -> LoadedPage:
+    if page.input.format == "heif":
+        register_heif()
     with Image.open(page.input.abs_path) as im:
         if page.input.page_count > 1:
             im.seek(page.page_index)
@@ -532,5 +541,6 @@ __all__ = [
     "fit_a4_dpi",
     "load_page",
     "open_pdf",
+    "register_heif",
     "resize_to_dpi",
 ]

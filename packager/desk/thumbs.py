@@ -24,6 +24,7 @@ from PIL import Image, ImageOps
 from packager.atomic import atomic_write_bytes
 from packager.desk.files import open_below
 from packager.outputs import STATE
+from packager.pages import register_heif
 
 THUMB_WIDTH_PX = 240  # shown 120 CSS px wide: sharp on a 2× screen
 THUMB_QUALITY = 82
@@ -67,6 +68,7 @@ def _render_pdf(data: io.BufferedReader, pages: list[int]) -> dict[int, bytes]:
 
 
 def _render_image(data: io.BufferedReader, page: int) -> bytes | None:
+    register_heif()  # a phone's HEIC photo among the inputs (registered only where needed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         with Image.open(data) as im:
