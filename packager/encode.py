@@ -33,7 +33,7 @@ from packager.classify import (
 )
 from packager.errors import first_line
 from packager.model import Candidate, Encoding, PageAnalysis, PageClass, SourcePage
-from packager.pages import LoadedPage, exif_orientation, load_page, open_pdf, resize_to_dpi
+from packager.pages import LoadedPage, exif_orientation, load_page, resize_to_dpi
 
 ORIGINAL = Encoding(method="original")
 
@@ -151,8 +151,10 @@ def original_page_pdf(page: SourcePage) -> bytes | None:
         except Exception:
             return None
     if fmt == "pdf" and page.input.pdf_reader != "pdfium":
-        src = open_pdf(page.input.abs_path)  # open once per worker, not once per page
-        with pikepdf.new() as out:
+        # Its own handle, not the process's open one (pages.open_pdf): qpdf keeps what a page
+        # copied out of a PDF for as long as that PDF is open — ~3 MB a page of a scanned
+        # statement, a worker taking its 61 pages grew by 180 MB (tests/test_encode.py).
+        with pikepdf.open(page.input.abs_path) as src, pikepdf.new() as out:
             out.pages.append(src.pages[page.page_index])
             buf = io.BytesIO()
             # A fixed /ID, not one hashed from the bytes (MD5 of a 2 MB page, ~4 ms): this file
