@@ -30,17 +30,31 @@ def fsync_dir(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_open(path: Path) -> Iterator[BinaryIO]:
-    """Open a temporary file beside `path`; on success it replaces `path` atomically."""
+def _temporary_beside(path: Path, *, fsync: bool) -> Iterator[tuple[BinaryIO, Path]]:
+    """A new file beside `path` (its temporary name) to write, readable by all once closed (and
+    fsynced first where asked); removed again if the block fails."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=path.suffix, dir=path.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
+            yield f, tmp
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+@contextlib.contextmanager
+def atomic_open(path: Path) -> Iterator[BinaryIO]:
+    """Open a temporary file beside `path`; on success it replaces `path` atomically."""
+    with _temporary_beside(path, fsync=True) as (f, tmp):
+        yield f
+    try:
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -77,17 +91,8 @@ class AtomicBatch:
     def open(self, path: Path) -> Iterator[BinaryIO]:
         """A temporary beside `path`, which replaces `path` on commit; until then the caller
         may read it (temporary_of)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=path.suffix, dir=path.parent)
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                yield f
-            os.chmod(tmp, 0o644)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-            raise
+        with _temporary_beside(path, fsync=False) as (f, tmp):  # fsynced in a thread, below
+            yield f
         self._pending.append((tmp, path))
         if self._threads is None:
             self._threads = ThreadPoolExecutor(self._THREADS, thread_name_prefix="fsync")

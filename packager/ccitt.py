@@ -19,9 +19,10 @@ on stderr); a failure shows as a status, and then None.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 import os
+
+from packager.clib import open_library
 
 __all__ = ["available", "tiff"]
 
@@ -31,26 +32,13 @@ _PHOTOMETRIC, _FILL_ORDER, _SAMPLES_PER_PIXEL, _ROWS_PER_STRIP = 262, 266, 277, 
 _CCITT_G4, _MIN_IS_WHITE, _MSB_FIRST = 4, 0, 1
 
 
-def _open(sonames: tuple[str, ...], name: str) -> ctypes.CDLL | None:
-    """The library by its usual file names, else by ctypes' search. The names first: the search
-    runs ldconfig in a subprocess, which a build's worker (forked, under its memory limit) may
-    fail to start now and then — and a page coded by the fallback would differ between runs."""
-    for soname in sonames:
-        try:
-            return ctypes.CDLL(soname)
-        except OSError:
-            continue
-    found = ctypes.util.find_library(name)
-    return ctypes.CDLL(found) if found else None
-
-
 @functools.cache
 def _library() -> ctypes.CDLL | None:
     """libtiff with the functions used here typed, or None where it is not installed."""
     if not hasattr(os, "memfd_create"):
         return None
     try:
-        lib = _open(("libtiff.so.6", "libtiff.so.5"), "tiff")
+        lib = open_library(("libtiff.so.6", "libtiff.so.5"), "tiff")
         if lib is None:
             return None
         lib.TIFFFdOpen.restype = ctypes.c_void_p

@@ -236,15 +236,9 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
         if original is not None:
             return _look(task, original)
         rungs = None  # no stream to keep after all (img2pdf refused it): the first pass's rungs
-    try:
-        # As JPEG planes where the page may be text only: a page whose kind is in colour would
-        # only be made RGB from them (to_rgb), a little slower than Pillow's decode.
-        # Turned by the PDF's /Rotate, not by a transposition, where no MRC rung applies (MRC
-        # writes its own PDF page): a phone photo.
-        loaded = load_page(page, decode_dpi(task, first_look_only=False), planes=not task.colour_hint,
-                           rotate_later=not _mrc_applies(page))
-    except Exception as e:  # a decoder error names the file; the case goes on
-        return PageFailure(page, f"page {page.page_index + 1} cannot be decoded ({first_line(e)})")
+    loaded = _decoded(task)
+    if isinstance(loaded, PageFailure):
+        return loaded
     page_class, candidates = _class_and_kept_candidates(task, loaded, original)
     if page_class.name == "blank":
         return PageAnalysis(page=page, page_class=page_class, candidates=(), spool_key=task.task_id)
@@ -324,6 +318,19 @@ def analyse_page(task: PageTask) -> PageAnalysis | PageFailure:
     candidates.sort(key=lambda c: c.spool_index)
     return PageAnalysis(page=page, page_class=page_class, candidates=tuple(candidates), spool_key=task.task_id,
                         tried=tuple(sorted(tried)))
+
+
+def _decoded(task: PageTask) -> LoadedPage | PageFailure:
+    """The page's pixels for its rungs: as JPEG planes where it may be text only (a page whose
+    kind is in colour would only be made RGB from them, a little slower than Pillow's decode);
+    turned by the PDF's /Rotate, not by a transposition, where no MRC rung applies (MRC writes
+    its own PDF page): a phone photo."""
+    page = task.page
+    try:
+        return load_page(page, decode_dpi(task, first_look_only=False), planes=not task.colour_hint,
+                         rotate_later=not _mrc_applies(page))
+    except Exception as e:  # a decoder error names the file; the case goes on
+        return PageFailure(page, f"page {page.page_index + 1} cannot be decoded ({first_line(e)})")
 
 
 def _pixels_for(page_class: PageClass, loaded: LoadedPage) -> LoadedPage:

@@ -20,12 +20,13 @@ pages without strong colour (ITU-R 601 weights both), so the two paths build the
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
+
+from packager.clib import open_library
 
 _TJCS_YCBCR = 1  # turbojpeg.h, enum TJCS
 
@@ -58,24 +59,11 @@ class Planes:
         return all(int(a.min()) >= 128 - QUIET_CHROMA and int(a.max()) <= 128 + QUIET_CHROMA for a in self.arrays[1:])
 
 
-def _open(sonames: tuple[str, ...], name: str) -> ctypes.CDLL | None:
-    for soname in sonames:
-        try:
-            return ctypes.CDLL(soname)
-        except OSError:
-            continue
-    found = ctypes.util.find_library(name)
-    return ctypes.CDLL(found) if found else None
-
-
 @functools.cache
 def _library() -> ctypes.CDLL | None:
     """libturbojpeg with the functions used here typed, or None where it is not installed."""
     try:
-        # By its usual file name first: ctypes' search runs ldconfig in a subprocess, which a
-        # build's worker (forked, under its memory limit) may fail to start now and then — and a
-        # page decoded by the fallback would differ between runs.
-        lib = _open(("libturbojpeg.so.0",), "turbojpeg")
+        lib = open_library(("libturbojpeg.so.0",), "turbojpeg")
         if lib is None:
             return None
         int_p = ctypes.POINTER(ctypes.c_int)
@@ -171,18 +159,29 @@ def two_thirds(plane: np.ndarray) -> np.ndarray:
     v[:h, :w] = plane
     v[h:, :w] = plane[-1:]
     v[:, w:] = v[:, w - 1 : w]
+    sums, _ = thirds_sums(v)
+    sums += 2
+    out = np.empty((h3 * 2, w3 * 2), np.uint8)
+    np.right_shift(sums, 2, out=out, casting="unsafe")
+    return out
+
+
+def thirds_sums(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sums of a 2/3 box reduction of `v` (contiguous uint16, whole 3×3 blocks), each block's
+    2×2 cells as Pillow's BOX filter samples them: rows and columns 0–1 for the first cell, 2
+    counted twice for the second, so that every cell holds the sum of four. Columns 3 → 2, then
+    rows 3 → 2. The sums are written over `v`'s own memory (it is read no more), shape
+    (2·h3, 2·w3); the second array is the column sums' scratch, free for the caller."""
+    h3, w3 = v.shape[0] // 3, v.shape[1] // 3
     by_cols = np.empty((h3 * 3, w3, 2), np.uint16)
     v3 = v.reshape(h3 * 3, w3, 3)
     np.add(v3[..., 0], v3[..., 1], out=by_cols[..., 0])
     np.left_shift(v3[..., 2], 1, out=by_cols[..., 1])
     r3 = by_cols.reshape(h3, 3, w3 * 2)
-    cells = v.ravel()[: h3 * 2 * w3 * 2].reshape(h3, 2, w3 * 2)  # v's memory: it is read no more
+    cells = v.ravel()[: h3 * 2 * w3 * 2].reshape(h3, 2, w3 * 2)
     np.add(r3[:, 0], r3[:, 1], out=cells[:, 0])
     np.left_shift(r3[:, 2], 1, out=cells[:, 1])
-    cells += 2
-    out = np.empty((h3 * 2, w3 * 2), np.uint8)
-    np.right_shift(cells.reshape(h3 * 2, w3 * 2), 2, out=out, casting="unsafe")
-    return out
+    return cells.reshape(h3 * 2, w3 * 2), by_cols
 
 
 def rgb_thumbnail(planes: Planes, factor: int) -> Image.Image:
@@ -204,4 +203,4 @@ def rgb_thumbnail(planes: Planes, factor: int) -> Image.Image:
     return Image.merge("YCbCr", (luma, *bands)).convert("RGB")
 
 
-__all__ = ["Planes", "available", "decode", "rgb_thumbnail", "to_rgb", "two_thirds"]
+__all__ = ["Planes", "available", "decode", "rgb_thumbnail", "thirds_sums", "to_rgb", "two_thirds"]

@@ -28,7 +28,7 @@ from PIL import Image, ImageChops, ImageFilter
 from zlib_ng import zlib_ng
 
 from packager import ccitt
-from packager.jpeg_planes import two_thirds
+from packager.jpeg_planes import thirds_sums, two_thirds
 
 __all__ = ["Layers", "mrc_page_pdf", "segment"]
 
@@ -373,17 +373,9 @@ def _kept_thirds(g: np.ndarray, keep: np.ndarray, size: tuple[int, int]) -> tupl
     v = np.zeros(kept.shape, np.uint16)
     np.add(g, np.uint16(1 << 12), out=v[:h, :w], dtype=np.uint16)
     v *= kept
-    # Columns 3 → 2 cells, then rows 3 → 2; a one-pixel column or row counted twice, so that
-    # every cell's sum is that of four pixels: one rounding and one weight rule for all cells.
-    by_cols = np.empty((h3 * 3, w3, 2), np.uint16)
-    v3 = v.reshape(h3 * 3, w3, 3)
-    np.add(v3[..., 0], v3[..., 1], out=by_cols[..., 0])
-    np.left_shift(v3[..., 2], 1, out=by_cols[..., 1])
-    r3 = by_cols.reshape(h3, 3, w3 * 2)
-    cells = v.ravel()[: h3 * 2 * w3 * 2].reshape(h3, 2, w3 * 2)  # v's memory: it is read no more
-    np.add(r3[:, 0], r3[:, 1], out=cells[:, 0])
-    np.left_shift(r3[:, 2], 1, out=cells[:, 1])
-    x = cells.reshape(h3 * 2, w3 * 2)
+    # Every cell's sum is that of four pixels (a one-pixel column or row counted twice): one
+    # rounding and one weight rule for all cells.
+    x, by_cols = thirds_sums(v)
     # Per 3×3 block, whether all four cells are whole (x ≥ 4 << 12): the 2×2 flags as bytes,
     # a row's pair read as one uint16 (0x0101: both), the block's two rows ANDed.
     whole = (x >= 4 << 12).view(np.uint8).view(np.uint16).reshape(h3, 2, w3)
