@@ -72,13 +72,13 @@ def tesseract_problem() -> str | None:
     return f"tesseract lacks the {'+'.join(missing)} language data" if missing else None
 
 
-def tesseract_text(image: Image.Image) -> str:
+def tesseract_text(image: Image.Image, languages: str = "jpn+eng") -> str:
     """The text tesseract reads on `image` (jpn+eng), or "" when it fails or times out."""
     buf = io.BytesIO()
     image.save(buf, "PNG", compress_level=1)
     try:
         done = subprocess.run(
-            ["tesseract", "stdin", "stdout", "-l", "jpn+eng", "--psm", "3"],
+            ["tesseract", "stdin", "stdout", "-l", languages, "--psm", "3"],
             input=buf.getvalue(),
             capture_output=True,
             timeout=OCR_TIMEOUT_S,
@@ -90,6 +90,16 @@ def tesseract_text(image: Image.Image) -> str:
     except (OSError, subprocess.SubprocessError):
         return ""
     return done.stdout.decode("utf-8", "replace") if done.returncode == 0 else ""
+
+
+def tesseract_title(image: Image.Image) -> str:
+    """The text of the top of a page, where a title is looked for: tesseract with its Japanese
+    model alone, which reads the Latin letters of a bilingual title too ("Notice of Employment
+    Conditions", "PASSPORT"). With the English model beside it, tesseract recognises each word
+    twice and keeps the likelier: the heavy bundle's two unnamed scans took 0.67 s of CPU for
+    their tops with jpn+eng, 0.38 s with jpn, the same text read; the whole page, where an
+    English body or a passport's machine-readable zone may be, keeps both."""
+    return tesseract_text(image, "jpn")
 
 
 # ---------------------------------------------------------------------------- matching
@@ -197,9 +207,11 @@ def _count_text_chars(text: str) -> int:
     return sum(1 for ch in normalise_text(text) if ch.isalnum())
 
 
-def recognise_input(inp: InputFile, kinds: dict[str, DocumentKind], system: SystemProfile, ocr: OcrFn) -> Recognition:
+def recognise_input(inp: InputFile, kinds: dict[str, DocumentKind], system: SystemProfile, ocr: OcrFn,
+                    title_ocr: OcrFn | None = None) -> Recognition:
     """The kind of one input from its first page (never raises: a page that cannot be read is
-    simply not recognised, and the build rejects it later with its reason)."""
+    simply not recognised, and the build rejects it later with its reason). `title_ocr` reads
+    the top of the page (default: `ocr`)."""
     try:
         page = describe_pages(inp, system)[0]
         loaded = load_page(page, OCR_DPI)
@@ -209,7 +221,7 @@ def recognise_input(inp: InputFile, kinds: dict[str, DocumentKind], system: Syst
     grey = image.convert("L")
     # The top of the page first: where certificates print their title, and nothing else.
     top = grey.crop((0, 0, grey.width, max(1, round(grey.height * TOP_FRACTION))))
-    text = ocr(top)
+    text = (title_ocr or ocr)(top)
     found = match_title(text, kinds)
     if found is not None:
         return _found(found[0], f"title {found[1]!r}", text, kinds)
@@ -271,11 +283,13 @@ def assign_kinds(
                 "(install tesseract-ocr and tesseract-ocr-jpn, or name the files in case.toml [documents])"
             )
             return list(inputs), warnings
-        ocr = tesseract_text
+        ocr, title_ocr = tesseract_text, tesseract_title
+    else:
+        title_ocr = ocr
     run = ocr
 
     def one(i: int) -> Recognition:
-        return recognise_input(inputs[i], kinds, system, run)
+        return recognise_input(inputs[i], kinds, system, run, title_ocr)
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         found = list(pool.map(one, todo))
@@ -306,4 +320,5 @@ __all__ = [
     "recognise_input",
     "tesseract_problem",
     "tesseract_text",
+    "tesseract_title",
 ]
