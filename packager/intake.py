@@ -23,6 +23,7 @@ from PIL import Image, UnidentifiedImageError
 
 from packager import stability
 from packager.errors import InputRejected, ProfileError, first_line
+from packager.heif import register_heif
 from packager.model import Applicant, CaseInfo, DocumentKind, InputFile, Rejection
 from packager.profiles import SystemProfile, Table, load_kinds, read_toml
 
@@ -276,18 +277,6 @@ def _describe_unknown(head: bytes) -> str:
     return "is not a document packager can read (not PDF, JPEG, PNG, TIFF, HEIC, WebP or BMP)"
 
 
-@functools.cache
-def _register_heif() -> None:
-    """Pillow's HEIC/HEIF opener, registered when a case has such a file (its import costs
-    ~11 ms of CPU at the start of every build otherwise)."""
-    try:
-        from pillow_heif import register_heif_opener
-
-        register_heif_opener()
-    except ImportError:  # pragma: no cover - a declared dependency
-        pass
-
-
 def _vet_pdf(path: Path, rel: str, system: SystemProfile) -> tuple[int, str]:
     """(page count, reader): the most pages either reader finds, and the reader that finds them.
 
@@ -353,7 +342,7 @@ def _describe_error(e: BaseException, path: Path, rel: str) -> str:
 
 def _vet_image(path: Path, rel: str, fmt: str, system: SystemProfile) -> int:
     if fmt == "heif":
-        _register_heif()
+        register_heif()
     # Pillow's own bomb check would raise before ours can name the limit: ours is stricter anyway.
     try:
         with warnings.catch_warnings():

@@ -7,7 +7,7 @@ converted), and the text rungs turn that back into grey. libjpeg-turbo's TurboJP
 stop before that: the Y plane at full size, Cb and Cr at their own (subsampled) size. Measured
 on the heavy bundle's 300 dpi A4 financial statements (2.3 MB JPEGs, 4:2:0): 26.2 ms for the
 planes against 30.8 ms for Pillow's RGB plus 4.6 ms for its grey conversion, and the
-classifier's chroma test reads planes a quarter of the size (classify.chroma_quiet).
+classifier's chroma test reads planes a quarter of the size (Planes.quiet).
 
 The library is the system's libturbojpeg (Debian: libturbojpeg0), reached with ctypes through
 its stable 1.4 API (the same symbols in libjpeg-turbo 2.x and 3.x). Where it is missing, or a

@@ -20,6 +20,8 @@ import pikepdf
 import pypdfium2 as pdfium
 from PIL import Image, ImageOps
 
+from packager.heif import register_heif
+
 __all__ = [
     "character_error_rate",
     "edit_distance",
@@ -38,7 +40,6 @@ __all__ = [
 # table columns and side-by-side fields together) and 11.5% with psm 4 (one column); on the
 # two-column corpus page a02_linn 1.0% with psm 3 but 38.4% with psm 4 and 39.1% with psm 6.
 DEFAULT_PSM = 3
-
 
 # --- rendering ----------------------------------------------------------------------------
 
@@ -108,15 +109,6 @@ def page_image(pdf: Path, page_index: int, grey: bool = True) -> Image.Image | N
         return image
 
 
-def _register_heif() -> None:
-    try:  # HEIC phone photos; pillow-heif is a project dependency but optional for this leaf.
-        import pillow_heif
-
-        pillow_heif.register_heif_opener()
-    except ImportError:  # pragma: no cover - environment without pillow-heif
-        pass
-
-
 def _image_dpi(image: Image.Image) -> float | None:
     dpi = image.info.get("dpi")
     if not dpi:
@@ -135,7 +127,7 @@ def render_image_file(path: Path, page_index: int = 0, dpi: float | None = None,
     is resampled from its tagged resolution; a missing tag is taken as 300 dpi (this is a
     measuring tool, not packager's dpi estimate).
     """
-    _register_heif()
+    register_heif()
     with Image.open(path) as im:
         if page_index:
             im.seek(page_index)

@@ -23,6 +23,7 @@ from PIL import Image
 
 from packager import jpeg_planes
 from packager.decoder_messages import refused_on_damage
+from packager.heif import register_heif
 from packager.model import InputFile, SourcePage
 from packager.profiles import SystemProfile
 
@@ -41,18 +42,6 @@ _EXIF_TRANSPOSE = {
 # The EXIF orientations that are turns, not mirrors: the clockwise turn that shows them upright
 # (what a PDF page's /Rotate says).
 _EXIF_CLOCKWISE = {3: 180, 6: 90, 8: 270}
-
-@functools.cache
-def register_heif() -> None:
-    """Pillow's HEIC/HEIF opener (phone photos), registered where such a page is described or
-    decoded, not at import: pillow_heif's import costs ~11 ms of CPU at every build's start.
-    Workers forked after intake registered it have it already."""
-    try:
-        from pillow_heif import register_heif_opener
-
-        register_heif_opener()
-    except ImportError:  # pragma: no cover - a declared dependency
-        pass
 
 
 def exif_orientation(im: Image.Image) -> int:
@@ -360,11 +349,12 @@ _PDF_ROTATE = {90: Image.Transpose.ROTATE_270, 180: Image.Transpose.ROTATE_180, 
 
 
 # The PDFs a process has open, by (process, path, inode, size, mtime): a worker takes the pages
-# of an input one after another, and each page opens its PDF for its original
-# (encode.original_page_pdf) and its JPEG (_full_page_jpeg) — the 61-page statement ~1 ms an
-# open and page lookup, twice a page. The process id: a forked child never reads through its
-# parent's open file (they would share one file offset); the file's identity: a file replaced
-# under the same name is opened anew. A few at most (open files, parsed page trees).
+# of an input one after another, and each page reads its JPEG through its PDF (_full_page_jpeg)
+# — the 61-page statement ~1 ms an open and page lookup. Only to read: a page copied out of an
+# open PDF stays in qpdf's memory while the PDF is open (encode.original_page_pdf opens its own).
+# The process id: a forked child never reads through its parent's open file (they would share
+# one file offset); the file's identity: a file replaced under the same name is opened anew. A
+# few at most (open files, parsed page trees).
 _OPEN_PDFS: dict[tuple[int, str, int, int, int], pikepdf.Pdf] = {}
 _OPEN_PDFS_MAX = 4
 
@@ -541,6 +531,5 @@ __all__ = [
     "fit_a4_dpi",
     "load_page",
     "open_pdf",
-    "register_heif",
     "resize_to_dpi",
 ]

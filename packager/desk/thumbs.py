@@ -23,8 +23,8 @@ from PIL import Image, ImageOps
 
 from packager.atomic import atomic_write_bytes
 from packager.desk.files import open_below
+from packager.heif import register_heif
 from packager.outputs import STATE
-from packager.pages import register_heif
 
 THUMB_WIDTH_PX = 240  # shown 120 CSS px wide: sharp on a 2× screen
 THUMB_QUALITY = 82
@@ -33,12 +33,6 @@ CACHE_DIR = f"{STATE}/thumbs"  # inside OUT's own state folder (packager.outputs
 # its own malloc arena: rendering in turn on the server's pool threads (under a lock) took the
 # desk to 240 MB on the heavy bundle. One thread renders everything.
 _renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="desk-thumbs")
-
-with contextlib.suppress(ImportError):  # a dropped page of an iPhone photo (HEIC) is shown too
-    from pillow_heif import register_heif_opener
-
-    register_heif_opener()
-
 
 def _jpeg(image: Image.Image) -> bytes:
     if image.mode not in ("RGB", "L"):
